@@ -1,0 +1,1 @@
+"""The edge: the `huifang` command line (and, later, the supervisors' web console)."""

@@ -1,0 +1,121 @@
+"""huifang.toml: one file, validated strictly, with environment overrides for secrets.
+
+Lookup order for the file: `--config PATH`, then `HUIFANG_CONFIG`, then `./huifang.toml`
+if it exists; with none of them the built-in defaults apply. `HUIFANG_DB` overrides
+`database.url`.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from store.db import masked_url
+
+DEFAULT_DB_URL = "sqlite:///huifang.db"
+
+
+class ConfigError(ValueError):
+    """The configuration is wrong; the message names the key."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DatabaseSettings(_Section):
+    url: str = DEFAULT_DB_URL
+    busy_timeout_ms: int = Field(default=5000, ge=0, le=600_000)
+
+    @field_validator("url")
+    @classmethod
+    def _known_backend(cls, value: str) -> str:
+        if not value.startswith(("sqlite:", "postgresql:", "postgresql+psycopg:", "postgres:")):
+            raise ValueError("must be a sqlite:/// or postgresql:// URL")
+        return value
+
+
+class PhoneSettings(_Section):
+    default_area_code: str = Field(default="", pattern=r"^(0\d{2,3})?$")
+
+
+class ImportSettings(_Section):
+    batch_size: int = Field(default=2000, ge=1, le=100_000)
+    rejects_suffix: str = Field(default=".rejects.csv", min_length=1)
+    max_errors_shown: int = Field(default=20, ge=0)
+
+
+class LoggingSettings(_Section):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+
+class Settings(_Section):
+    hotline: str = Field(default="12345政务服务便民热线", min_length=1)
+    city: str = Field(default="示例市", min_length=1)
+    database: DatabaseSettings = DatabaseSettings()
+    phone: PhoneSettings = PhoneSettings()
+    imports: ImportSettings = Field(default=ImportSettings(), alias="import")
+    logging: LoggingSettings = LoggingSettings()
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+SECRET_KEYS = ("database.url",)
+
+
+def _error_text(error: ValidationError, source: str) -> str:
+    lines = []
+    for item in error.errors():
+        key = ".".join(str(part) for part in item["loc"])
+        if item["type"] == "extra_forbidden":
+            lines.append(f"{source}: unknown key '{key}'")
+        else:
+            lines.append(f"{source}: bad value for '{key}': {item['msg']}")
+    return "\n".join(lines)
+
+
+def config_path(explicit: str | None) -> Path | None:
+    if explicit:
+        return Path(explicit)
+    env = os.environ.get("HUIFANG_CONFIG")
+    if env:
+        return Path(env)
+    local = Path("huifang.toml")
+    return local if local.exists() else None
+
+
+def load_settings(explicit: str | None = None, environ: dict[str, str] | None = None) -> Settings:
+    env = os.environ if environ is None else environ
+    path = config_path(explicit)
+    data: dict[str, Any] = {}
+    source = "defaults"
+    if path is not None:
+        source = str(path)
+        if not path.exists():
+            raise ConfigError(f"config file {path} does not exist")
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"{path}: not UTF-8 text: {exc}") from exc
+    if env.get("HUIFANG_DB"):
+        data.setdefault("database", {})
+        if not isinstance(data["database"], dict):
+            raise ConfigError(f"{source}: 'database' must be a table")
+        data["database"]["url"] = env["HUIFANG_DB"]
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_error_text(exc, source)) from exc
+
+
+def effective(settings: Settings) -> dict[str, Any]:
+    """The settings as a nested dict with secrets masked, for `huifang config check`."""
+    data = settings.model_dump(by_alias=True)
+    data["database"]["url"] = masked_url(settings.database.url)
+    return data

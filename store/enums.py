@@ -1,0 +1,103 @@
+"""Enumerations of the store, with the Chinese labels that hotline exports use."""
+
+from __future__ import annotations
+
+import enum
+
+
+class UnitKind(enum.StrEnum):
+    DISTRICT = "district"  # 区县
+    STREET = "street"  # 街道/乡镇
+    COMMUNITY = "community"  # 社区/村
+    BUREAU = "bureau"  # 市直部门
+    OTHER = "other"
+
+
+class TicketType(enum.StrEnum):
+    COMPLAINT = "complaint"  # 投诉
+    CONSULTATION = "consultation"  # 咨询
+    HELP = "help"  # 求助
+    REPORT = "report"  # 举报
+    SUGGESTION = "suggestion"  # 建议
+    OTHER = "other"  # 其他
+
+
+class TicketStatus(enum.StrEnum):
+    RECEIVED = "received"  # 已受理
+    DISPATCHED = "dispatched"  # 已派单
+    SIGNED = "signed"  # 已签收
+    CLOSED = "closed"  # 已办结
+    REOPENED = "reopened"  # 退回重办
+
+
+class EventKind(enum.StrEnum):
+    RECEIVED = "received"
+    DISPATCHED = "dispatched"
+    SIGNED = "signed"
+    CLOSED = "closed"
+    REOPENED = "reopened"
+    REASSIGNED = "reassigned"
+    UPDATED = "updated"
+    EVALUATED = "evaluated"
+    EXCLUDED = "excluded"
+
+
+class Resolved(enum.StrEnum):
+    YES = "yes"  # 已解决
+    NO = "no"  # 未解决
+    UNKNOWN = "unknown"
+
+
+class Satisfaction(enum.StrEnum):
+    SATISFIED = "satisfied"  # 满意
+    BASIC = "basic"  # 基本满意
+    UNSATISFIED = "unsatisfied"  # 不满意
+    UNKNOWN = "unknown"
+
+
+class EvaluationSource(enum.StrEnum):
+    AGENT = "agent"  # 人工回访
+    AUTO = "auto"  # 智能回访 (this service)
+    SUPERVISOR = "supervisor"  # 质检修正
+
+
+class PhoneKind(enum.StrEnum):
+    MOBILE = "mobile"
+    FIXED = "fixed"
+
+
+TICKET_TYPE_LABELS: dict[TicketType, str] = {
+    TicketType.COMPLAINT: "投诉",
+    TicketType.CONSULTATION: "咨询",
+    TicketType.HELP: "求助",
+    TicketType.REPORT: "举报",
+    TicketType.SUGGESTION: "建议",
+    TicketType.OTHER: "其他",
+}
+
+UNIT_KIND_LABELS: dict[UnitKind, str] = {
+    UnitKind.DISTRICT: "区县",
+    UnitKind.STREET: "街道",
+    UnitKind.COMMUNITY: "社区",
+    UnitKind.BUREAU: "部门",
+    UnitKind.OTHER: "其他",
+}
+
+RESOLVED_LABELS: dict[Resolved, str] = {
+    Resolved.YES: "已解决",
+    Resolved.NO: "未解决",
+    Resolved.UNKNOWN: "未知",
+}
+
+SATISFACTION_LABELS: dict[Satisfaction, str] = {
+    Satisfaction.SATISFIED: "满意",
+    Satisfaction.BASIC: "基本满意",
+    Satisfaction.UNSATISFIED: "不满意",
+    Satisfaction.UNKNOWN: "未知",
+}
+
+SOURCE_LABELS: dict[EvaluationSource, str] = {
+    EvaluationSource.AGENT: "人工回访",
+    EvaluationSource.AUTO: "智能回访",
+    EvaluationSource.SUPERVISOR: "质检修正",
+}

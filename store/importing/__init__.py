@@ -1,0 +1,1 @@
+"""Import of units, tickets, evaluations and exclusions from CSV, XLSX and JSON Lines."""

@@ -1,0 +1,279 @@
+"""Run one import: stream rows, validate, write in batches, report every bad row.
+
+- Good rows go in and bad rows go to a rejects file beside the input (same columns, plus
+  `_row`, `_column` and `_error`, so the file can be fixed and imported again).
+- `strict=True` writes nothing if any row is bad.
+- Re-importing a file changes nothing; a database failure mid-way leaves the batches
+  already committed, and running the same import again completes it.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import IO, Any
+
+from sqlalchemy import Connection, Engine, exc, insert, text, update
+
+from store.db import DatabaseUnavailable, describe_db_error
+from store.importing.apply_callbacks import EvaluationHandler, ExclusionHandler
+from store.importing.apply_tickets import TicketHandler
+from store.importing.apply_units import UnitHandler
+from store.importing.base import Context, Handler, Outcome, RowResult, ValidRow
+from store.importing.readers import FileFormatError, JsonLinesReader, Reader, open_reader
+from store.models import ImportBatch
+
+log = logging.getLogger(__name__)
+
+HANDLERS: dict[str, Callable[[], Handler]] = {
+    "units": UnitHandler, "tickets": TicketHandler,
+    "evaluations": EvaluationHandler, "exclusions": ExclusionHandler,
+}
+Progress = Callable[[int, int], None]
+
+
+class ImportFileError(ValueError):
+    """The file as a whole is unusable; nothing was written."""
+
+
+@dataclass(frozen=True)
+class ImportOptions:
+    strict: bool = False
+    batch_size: int = 2000
+    encoding: str | None = None
+    sheet: str | None = None
+    rejects_path: Path | None = None
+    rejects_suffix: str = ".rejects.csv"
+    default_area_code: str = ""
+    max_errors_kept: int = 100
+
+
+@dataclass(frozen=True)
+class RowError:
+    row_no: int
+    column: str
+    reason: str
+
+    def __str__(self) -> str:
+        where = f"row {self.row_no}" + (f", column {self.column}" if self.column else "")
+        return f"{where}: {self.reason}"
+
+
+@dataclass
+class ImportResult:
+    kind: str
+    source: Path
+    import_id: int = 0
+    status: str = "running"
+    encoding: str | None = None
+    ignored_headers: tuple[str, ...] = ()
+    counts: dict[Outcome, int] = field(default_factory=lambda: dict.fromkeys(Outcome, 0))
+    errors: list[RowError] = field(default_factory=list)
+    rejects_path: Path | None = None
+
+    @property
+    def rows_read(self) -> int:
+        return sum(self.counts.values())
+
+    @property
+    def rejected(self) -> int:
+        return self.counts[Outcome.REJECTED]
+
+
+class _Rejects:
+    """Bad rows, written lazily in the input's own shape and encoding."""
+
+    def __init__(self, path: Path, reader: Reader) -> None:
+        self.path, self.reader = path, reader
+        self._file: IO[str] | None = None
+        self._csv: Any = None
+
+    def write(self, original: list[Any] | dict[str, Any], row_no: int,
+              errors: list[tuple[str, str]]) -> None:
+        columns = "; ".join(c for c, _ in errors if c)
+        reasons = "; ".join(r for _, r in errors)
+        if self._file is None:
+            encoding = self.reader.encoding or "utf-8-sig"
+            self._file = self.path.open("w", encoding=encoding, errors="surrogateescape",
+                                        newline="")
+            if not isinstance(self.reader, JsonLinesReader):
+                self._csv = csv.writer(self._file)
+                self._csv.writerow([*self.reader.headers, "_row", "_column", "_error"])
+        if isinstance(self.reader, JsonLinesReader):
+            obj: dict[str, Any] = (dict(original) if isinstance(original, dict)
+                                   else {"_cells": original})
+            obj.update({"_row": row_no, "_column": columns, "_error": reasons})
+            self._file.write(json.dumps(obj, ensure_ascii=False, default=str) + "\n")
+        else:
+            cells = list(original) if isinstance(original, list) else []
+            cells += [""] * (len(self.reader.headers) - len(cells))
+            self._csv.writerow([*("" if c is None else c for c in cells), row_no, columns,
+                                reasons])
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+
+
+def _rejects_path(path: Path, options: ImportOptions, reader: Reader) -> Path:
+    if options.rejects_path is not None:
+        return options.rejects_path
+    suffix = options.rejects_suffix
+    if isinstance(reader, JsonLinesReader) and suffix.endswith(".csv"):
+        suffix = suffix[: -len(".csv")] + ".jsonl"
+    return path.with_name(path.name + suffix)
+
+
+def run_import(engine: Engine, kind: str, path: Path, *, now: datetime,
+               options: ImportOptions = ImportOptions(),
+               progress: Progress | None = None) -> ImportResult:
+    if kind not in HANDLERS:
+        raise ImportFileError(f"unknown import kind {kind!r}; one of {', '.join(HANDLERS)}")
+    handler = HANDLERS[kind]()
+    try:
+        reader = open_reader(path, handler.columns, encoding=options.encoding,
+                             sheet=options.sheet)
+    except (FileFormatError, OSError) as error:
+        raise ImportFileError(f"{path}: {error}") from error
+    result = ImportResult(kind=kind, source=path, encoding=reader.encoding,
+                          ignored_headers=reader.header_map.ignored)
+    rejects = _Rejects(_rejects_path(path, options, reader), reader)
+    url = engine.url.render_as_string(hide_password=True)
+    try:
+        with engine.connect() as conn:
+            result.import_id = _start_batch(conn, kind, path, options.strict, now)
+            _Run(conn, handler, reader, rejects, result, options, now, progress).run()
+    except (exc.OperationalError, exc.InterfaceError) as error:
+        message = describe_db_error(error, url)
+        _finish_batch(engine, result, "failed", now, message)
+        raise DatabaseUnavailable(
+            f"{message}. Nothing of the failed batch was written"
+            + ("" if options.strict else "; earlier batches were committed")
+            + ". Run the same import again to complete it: rows already imported are "
+            "left unchanged.") from error
+    finally:
+        reader.close()
+        rejects.close()
+    if result.rejected:
+        result.rejects_path = rejects.path
+    _finish_batch(engine, result, result.status, now, None)
+    return result
+
+
+def _start_batch(conn: Connection, kind: str, path: Path, strict: bool, now: datetime) -> int:
+    size = path.stat().st_size if path.exists() else None
+    import_id = conn.execute(insert(ImportBatch).values(
+        kind=kind, source=str(path), source_size=size, started_at=now, status="running",
+        strict=strict, rows_read=0, rows_inserted=0, rows_updated=0, rows_unchanged=0,
+        rows_rejected=0)).inserted_primary_key[0]  # type: ignore[index]
+    conn.commit()
+    return int(import_id)
+
+
+def _finish_batch(engine: Engine, result: ImportResult, status: str, now: datetime,
+                  error: str | None) -> None:
+    if not result.import_id:
+        return
+    counts = result.counts
+    try:
+        with engine.begin() as conn:
+            conn.execute(update(ImportBatch).where(ImportBatch.id == result.import_id).values(
+                finished_at=datetime.now() if error else now, status=status, error=error,
+                rows_read=result.rows_read, rows_inserted=counts[Outcome.INSERTED],
+                rows_updated=counts[Outcome.UPDATED],
+                rows_unchanged=counts[Outcome.UNCHANGED] + counts[Outcome.STALE],
+                rows_rejected=counts[Outcome.REJECTED]))
+    except exc.SQLAlchemyError:
+        log.warning("could not record the end of import %s", result.import_id)
+
+
+class _Run:
+    def __init__(self, conn: Connection, handler: Handler, reader: Reader, rejects: _Rejects,
+                 result: ImportResult, options: ImportOptions, now: datetime,
+                 progress: Progress | None) -> None:
+        self.conn, self.handler, self.reader, self.rejects = conn, handler, reader, rejects
+        self.result, self.options, self.progress = result, options, progress
+        self.ctx = Context(result.import_id, now, options.default_area_code)
+        self.originals: dict[int, Any] = {}
+
+    def run(self) -> None:
+        conn = self.conn
+        conn.execute(text("CREATE TEMPORARY TABLE IF NOT EXISTS import_seen "
+                          "(k VARCHAR(200) PRIMARY KEY, row_no INTEGER NOT NULL)"))
+        conn.execute(text("DELETE FROM import_seen"))
+        batch: list[ValidRow] = []
+        for source_row in self.reader.rows():
+            record, errors = (None, source_row.errors) if source_row.errors else \
+                self.handler.validate(source_row.values, self.ctx)
+            if errors:
+                self._reject(source_row.original, source_row.row_no, errors)
+            else:
+                batch.append(ValidRow(source_row.row_no, self.handler.key(record), record))
+                self.originals[source_row.row_no] = source_row.original
+            if len(batch) >= self.options.batch_size and not self.handler.whole_file:
+                self._flush(batch)
+                batch = []
+        self._flush(batch)
+        if self.options.strict and self.result.rejected:
+            conn.rollback()
+            self.result.status = "rejected"  # counts say what would have been written
+        else:
+            conn.commit()
+            self.result.status = "partial" if self.result.rejected else "done"
+        conn.execute(text("DROP TABLE IF EXISTS import_seen"))
+
+    def _flush(self, batch: list[ValidRow]) -> None:
+        if batch:
+            unique = self._drop_duplicates(batch)
+            results = self.handler.apply(self.conn, unique, self.ctx) if unique else []
+            for row, outcome in zip(unique, results, strict=True):
+                self._count(row.row_no, outcome)
+            if not self.options.strict:
+                self.conn.commit()
+            self.originals.clear()
+        if self.progress is not None:
+            self.progress(self.reader.position(), self.reader.total)
+
+    def _drop_duplicates(self, batch: list[ValidRow]) -> list[ValidRow]:
+        keys = list({row.key for row in batch})
+        seen: dict[str, int] = {}
+        for start in range(0, len(keys), 500):
+            chunk = keys[start:start + 500]
+            params = {f"k{i}": k for i, k in enumerate(chunk)}
+            marks = ", ".join(f":k{i}" for i in range(len(chunk)))
+            for key, row_no in self.conn.execute(
+                    text(f"SELECT k, row_no FROM import_seen WHERE k IN ({marks})"), params):
+                seen[key] = row_no
+        unique, fresh = [], []
+        for row in batch:
+            first = seen.get(row.key)
+            if first is not None:
+                label = "ticket_no" if self.handler.kind != "units" else "name"
+                self._reject(self.originals[row.row_no], row.row_no,
+                             [(label, f"duplicate of row {first} of this file")])
+                continue
+            seen[row.key] = row.row_no
+            fresh.append({"k": row.key, "row_no": row.row_no})
+            unique.append(row)
+        if fresh:
+            self.conn.execute(text("INSERT INTO import_seen (k, row_no) VALUES (:k, :row_no)"),
+                              fresh)
+        return unique
+
+    def _count(self, row_no: int, outcome: RowResult) -> None:
+        if outcome.outcome is Outcome.REJECTED:
+            self._reject(self.originals[row_no], row_no, [(outcome.column, outcome.reason)])
+        else:
+            self.result.counts[outcome.outcome] += 1
+
+    def _reject(self, original: list[Any] | dict[str, Any], row_no: int,
+                errors: list[tuple[str, str]]) -> None:
+        self.result.counts[Outcome.REJECTED] += 1
+        if len(self.result.errors) < self.options.max_errors_kept:
+            self.result.errors.extend(RowError(row_no, c, r) for c, r in errors)
+        self.rejects.write(original, row_no, errors)

@@ -1,0 +1,98 @@
+"""Citizen phone numbers: normalise, validate and mask.
+
+Numbers are stored in E.164 (+8613812345678) so that one citizen's tickets are found
+together however the export wrote them (138-1234-5678, +86 138..., 0731-8456 1234).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+import phonenumbers
+from phonenumbers import PhoneNumberType
+
+from store.enums import PhoneKind
+
+_MOBILE_TYPES = {PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE}
+_FIXED_TYPES = {PhoneNumberType.FIXED_LINE}
+_NOISE = re.compile(r"[\s\-()（）.—－]")
+
+
+class PhoneError(ValueError):
+    """The text is not a valid mainland mobile or fixed-line number."""
+
+
+@dataclass(frozen=True, slots=True)
+class Phone:
+    e164: str
+    kind: PhoneKind
+
+    @property
+    def masked(self) -> str:
+        return mask_phone(self.e164)
+
+
+@lru_cache(maxsize=65536)
+def normalize_phone(raw: str, default_area_code: str = "") -> Phone:
+    """Parse a mainland number as exports write it. Raises PhoneError with the reason.
+
+    `default_area_code` (e.g. "0731") is put before a bare 7- or 8-digit local number.
+    """
+    text = _NOISE.sub("", raw.strip())
+    if not text:
+        raise PhoneError("empty phone number")
+    if text.startswith("0086"):
+        text = "+86" + text[4:]
+    elif text.startswith("86") and len(text) == 13 and text[2] == "1":
+        text = "+" + text
+    if not text.lstrip("+").isdigit():
+        raise PhoneError(f"not a phone number: {mask_phone(raw)}")
+    if default_area_code and not text.startswith(("+", "0", "1")) and len(text) in (7, 8):
+        text = default_area_code + text
+    try:
+        number = phonenumbers.parse(text, "CN")
+    except phonenumbers.NumberParseException as exc:
+        raise PhoneError(f"unparseable phone number {mask_phone(raw)}: {exc}") from exc
+    if number.country_code != 86:
+        raise PhoneError(f"not a mainland China number: {mask_phone(raw)}")
+    if not phonenumbers.is_valid_number(number):
+        raise PhoneError(f"invalid mainland number {mask_phone(raw)}")
+    kind_code = phonenumbers.number_type(number)
+    if kind_code in _MOBILE_TYPES:
+        kind = PhoneKind.MOBILE
+    elif kind_code in _FIXED_TYPES:
+        kind = PhoneKind.FIXED
+    else:
+        raise PhoneError(f"not a mobile or fixed-line number: {mask_phone(raw)}")
+    e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    return Phone(e164=e164, kind=kind)
+
+
+def mask_phone(value: str) -> str:
+    """138****5678 for a mobile; keep the area code and last four digits of a fixed line."""
+    digits = re.sub(r"\D", "", value)
+    if digits.startswith("86") and len(digits) in (12, 13):
+        digits = digits[2:]
+        if not digits.startswith("1"):
+            digits = "0" + digits
+    if len(digits) == 11 and digits.startswith("1"):
+        return f"{digits[:3]}****{digits[-4:]}"
+    if len(digits) >= 9 and digits.startswith("0"):
+        area = 3 if digits[1] in "12" else 4
+        return f"{digits[:area]}-****{digits[-4:]}"
+    if len(digits) <= 4:
+        return "*" * len(digits)
+    return "*" * (len(digits) - 4) + digits[-4:]
+
+
+# Digit runs that look like phone numbers in free text (11-digit mobiles, area-coded fixed
+# lines, +86 forms). Used by the logging filter so a number never reaches a log unmasked.
+PHONE_IN_TEXT = re.compile(
+    r"(?<!\d)(?:\+?86[\s-]?)?(?:1[3-9]\d[\s-]?\d{4}[\s-]?\d{4}|0\d{2,3}[\s-]?\d{7,8})(?!\d)"
+)
+
+
+def mask_phones_in_text(text: str) -> str:
+    return PHONE_IN_TEXT.sub(lambda m: mask_phone(m.group(0)), text)
