@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 import sys
 from dataclasses import dataclass
+from typing import NoReturn
 
 import click
 from rich.console import Console
+from sqlalchemy import Engine
 
 from console.config import ConfigError, Settings, effective, load_settings
 from console.logs import setup_logging
@@ -44,7 +46,7 @@ class App:
             setup_logging(self._settings.logging.level)
         return self._settings
 
-    def engine(self, *, check: bool = True):  # type: ignore[no-untyped-def]
+    def engine(self, *, check: bool = True) -> Engine:
         db = self.settings.database
         engine = make_engine(db.url, busy_timeout_ms=db.busy_timeout_ms)
         if check:
@@ -55,7 +57,7 @@ class App:
         return engine
 
 
-def fail(message: str, code: int = EXIT_ERROR) -> None:
+def fail(message: str, code: int = EXIT_ERROR) -> NoReturn:
     err.print(f"[bold red]错误 error:[/] {message}", highlight=False)
     sys.exit(code)
 

@@ -46,7 +46,8 @@ def print_summary(console: Console, s: StoreSummary) -> None:
     table.add_row("来电人 callers", str(s.callers))
     table.add_row("  多次来电 repeat callers", str(s.repeat_callers))
     evaluations = sum(s.evaluations_by_source.values())
-    table.add_row("回访结果 evaluations", f"{evaluations} ({_pct(evaluations, s.closures)} of closures)")
+    share = _pct(evaluations, s.closures)
+    table.add_row("回访结果 evaluations", f"{evaluations} ({share} of closures)")
     for source, n in s.evaluations_by_source.items():
         table.add_row(f"  {SOURCE_LABELS.get(EvaluationSource(source), source)}", str(n))
     for resolved, n in sorted(s.resolved.items()):

@@ -192,10 +192,8 @@ class _Generator:
                             evaluations.append(second)
             exclusion = None
             if rng.random() < 0.01:
-                exclusion = [row[0], rng.choice(EXCLUSION_REASONS), "质检科-周平",
-                             self.office(received, 60 * 24, 60 * 24 * 5)]
-                if exclusion[3] > self.end:  # type: ignore[operator]
-                    exclusion[3] = self.end
+                approved = min(self.office(received, 60 * 24, 60 * 24 * 5), self.end)
+                exclusion = [row[0], rng.choice(EXCLUSION_REASONS), "质检科-周平", approved]
             yield row, update, evaluations, exclusion
 
     def evaluation(self, row: list[object], unit: SampleUnit, closed: datetime

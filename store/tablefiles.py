@@ -42,7 +42,8 @@ class TableWriter:
             self._sheet.append([None if v == "" else v for v in row])
         elif self.format == "jsonl":
             assert self._file is not None
-            obj = {h: _cell(v) for h, v in zip(self.headers, row, strict=True) if v not in ("", None)}
+            pairs = zip(self.headers, row, strict=True)
+            obj = {h: _cell(v) for h, v in pairs if v not in ("", None)}
             self._file.write(json.dumps(obj, ensure_ascii=False) + "\n")
         else:
             self._csv.writerow([_cell(v) for v in row])
