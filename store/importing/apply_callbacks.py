@@ -34,7 +34,7 @@ class EvaluationRecord:
 
 def _ticket_ids(conn: Connection, numbers: list[str]) -> dict[str, int]:
     rows = conn.execute(select(Ticket.ticket_no, Ticket.id).where(Ticket.ticket_no.in_(numbers)))
-    return dict(rows.tuples().all())
+    return {str(no): int(tid) for no, tid in rows.all()}
 
 
 class EvaluationHandler:

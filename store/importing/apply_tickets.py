@@ -104,9 +104,9 @@ class TicketHandler:
             conn.execute(insert(Ticket), [
                 {"ticket_no": rec.ticket_no, **plan.values, **stamp} for rec, plan in new])
             numbers = [rec.ticket_no for rec, _ in new]
-            ids = dict(conn.execute(
-                select(Ticket.ticket_no, Ticket.id).where(Ticket.ticket_no.in_(numbers))
-            ).tuples().all())
+            found = conn.execute(
+                select(Ticket.ticket_no, Ticket.id).where(Ticket.ticket_no.in_(numbers)))
+            ids = {str(no): int(tid) for no, tid in found.all()}
         planned = [(ids[rec.ticket_no], plan) for rec, plan in new]
         planned += [(old.id, plan) for old, plan in changed]
         for old, plan in changed:
