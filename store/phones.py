@@ -75,8 +75,8 @@ def mask_phone(value: str) -> str:
     digits = re.sub(r"\D", "", value)
     if digits.startswith("86") and len(digits) in (12, 13):
         digits = digits[2:]
-        if not digits.startswith("1"):
-            digits = "0" + digits
+        if not (len(digits) == 11 and digits.startswith("1")):
+            digits = "0" + digits  # a fixed line: E.164 drops the trunk prefix
     if len(digits) == 11 and digits.startswith("1"):
         return f"{digits[:3]}****{digits[-4:]}"
     if len(digits) >= 9 and digits.startswith("0"):

@@ -110,5 +110,7 @@ def map_headers(headers: list[str], columns: tuple[Column, ...]) -> HeaderMap:
     missing = [c for c in columns if c.required and c.name not in positions]
     if missing:
         wanted = ", ".join(f"{c.name} ({c.label})" for c in missing)
-        raise HeaderError(f"missing required column(s): {wanted}; found {headers!r}")
+        found = repr(headers)
+        found = found if len(found) <= 300 else found[:300] + "…"
+        raise HeaderError(f"missing required column(s): {wanted}; found {found}")
     return HeaderMap(positions=positions, ignored=tuple(ignored))

@@ -38,21 +38,24 @@ class SourceRow:
 
 
 def detect_encoding(sample: bytes) -> str:
-    """UTF-8 (with or without BOM) if the sample decodes as such, else GB18030 (GBK)."""
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    try:
-        decoder.decode(sample, final=False)
-        return "utf-8-sig"
-    except UnicodeDecodeError:
-        pass
-    try:
-        codecs.getincrementaldecoder("gb18030")().decode(sample, final=False)
-        return "gb18030"
-    except UnicodeDecodeError as exc:
+    """UTF-8 (with or without BOM) if the sample decodes as such, else GB18030 (GBK).
+
+    If neither decodes cleanly, the one with fewer bad bytes wins as long as they are
+    rare: the rows that hold them are rejected one by one and the rest is imported.
+    """
+    bad: dict[str, int] = {}
+    for encoding in ("utf-8-sig", "gb18030"):
+        decoded = codecs.getincrementaldecoder(encoding)(errors="replace").decode(
+            sample, final=False)
+        bad[encoding] = decoded.count("\ufffd")
+        if bad[encoding] == 0:
+            return encoding
+    best = min(bad, key=lambda e: bad[e])
+    if bad[best] * 20 > len(sample):  # over 5 % bad: not a text file we can read
         raise FileFormatError(
-            f"the file is neither UTF-8 nor GBK (undecodable byte at offset {exc.start}); "
-            "pass --encoding"
-        ) from exc
+            f"the file is neither UTF-8 nor GBK ({bad[best]} undecodable bytes in the first "
+            f"{len(sample)}); pass --encoding")
+    return best
 
 
 class Reader:
@@ -102,6 +105,10 @@ class CsvReader(Reader):
         if not sample.strip():
             self._raw.close()
             raise FileFormatError("the file is empty")
+        if b"\x00" in sample and encoding is None:
+            self._raw.close()
+            raise FileFormatError("a binary file, not CSV text (is it an .xls, a zip or "
+                                  "UTF-16? save it as CSV UTF-8 or .xlsx)")
         self.encoding = encoding or detect_encoding(sample)
         self._text = io.TextIOWrapper(
             self._raw, encoding=self.encoding, errors="surrogateescape", newline=""

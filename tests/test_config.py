@@ -1,0 +1,63 @@
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from console.config import ConfigError, effective, load_settings
+
+
+def test_defaults_without_a_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    settings = load_settings(None, {})
+    assert settings.database.url == "sqlite:///huifang.db"
+    assert settings.imports.batch_size == 2000
+
+
+def test_env_overrides_database_and_secrets_are_masked(tmp_path: Path) -> None:
+    path = tmp_path / "h.toml"
+    path.write_text('[database]\nurl = "sqlite:///x.db"\n', encoding="utf-8")
+    settings = load_settings(str(path), {"HUIFANG_DB": "postgresql://u:s3cret@db/h"})
+    assert settings.database.url == "postgresql://u:s3cret@db/h"
+    assert "s3cret" not in str(effective(settings))
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("[database]\nurll = 'x'\n", "unknown key 'database.urll'"),
+    ("colour = 'red'\n", "unknown key 'colour'"),
+    ("[import]\nbatch_size = 0\n", "bad value for 'import.batch_size'"),
+    ("[database]\nurl = 'mysql://x'\n", "bad value for 'database.url'"),
+    ("[phone]\ndefault_area_code = '731'\n", "bad value for 'phone.default_area_code'"),
+    ("[logging]\nlevel = 'LOUD'\n", "bad value for 'logging.level'"),
+    ("[database\n", "not valid TOML"),
+])
+def test_errors_name_the_key(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "h.toml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError, match=message.replace("[", r"\[").replace(".", r"\.")):
+        load_settings(str(path), {})
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_settings(str(tmp_path / "nope.toml"), {})
+
+
+def test_example_file_is_valid() -> None:
+    example = Path(__file__).parent.parent / "console" / "huifang.example.toml"
+    assert load_settings(str(example), {}).hotline == "12345政务服务便民热线"
+
+
+def test_config_check_command(tmp_path: Path) -> None:
+    path = tmp_path / "h.toml"
+    path.write_text("[database]\nurl = 'postgresql://u:pw@127.0.0.1/h'\n", encoding="utf-8")
+    ok = subprocess.run([sys.executable, "-m", "console", "--config", str(path), "config",
+                         "check"], capture_output=True, text=True, check=False)
+    assert ok.returncode == 0, ok.stderr
+    assert "postgresql://u:***@127.0.0.1/h" in ok.stdout and "pw@" not in ok.stdout
+    path.write_text("[database]\nport = 5\n", encoding="utf-8")
+    bad = subprocess.run([sys.executable, "-m", "console", "--config", str(path), "config",
+                          "check"], capture_output=True, text=True, check=False)
+    assert bad.returncode == 1 and "unknown key 'database.port'" in bad.stderr
