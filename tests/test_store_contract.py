@@ -221,6 +221,6 @@ def test_one_citizens_tickets_found_together(engine: Engine, tmp_path: Path) -> 
             ticket("GD4", phone="(0731)84561234"), ticket("GD5", phone="0731-8456-1234")]
     imp(engine, "tickets", write_csv(tmp_path / "t.csv", rows))
     with engine.connect() as conn:
-        groups = {phone: n for phone, n in conn.execute(
-            select(Ticket.phone, func.count()).group_by(Ticket.phone)).all()}
+        rows = conn.execute(select(Ticket.phone, func.count()).group_by(Ticket.phone)).all()
+    groups = {phone: n for phone, n in rows}  # noqa: C416 - rows are Row objects
     assert groups == {"+8613812345678": 3, "+8673184561234": 2}

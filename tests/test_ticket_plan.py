@@ -27,7 +27,10 @@ def record(**changes: str):  # type: ignore[no-untyped-def]
     return rec
 
 
-def snapshot(rec, closures=(ClosureSnapshot(1, datetime(2026, 11, 5, 16), False, None),),  # type: ignore[no-untyped-def]
+FIRST_CLOSURE = (ClosureSnapshot(1, datetime(2026, 11, 5, 16), False, None),)
+
+
+def snapshot(rec, closures=FIRST_CLOSURE,  # type: ignore[no-untyped-def]
              status=TicketStatus.CLOSED) -> TicketSnapshot:
     values = record_values(rec, 1)
     return TicketSnapshot(1, 1, {**{k: values[k] for k in COMPARED}, "status": status},

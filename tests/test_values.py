@@ -47,7 +47,8 @@ def test_bad_datetimes(raw: str) -> None:
 
 
 def test_answers_as_exports_write_them() -> None:
-    assert [parse_resolved(v) for v in ("已解决", "是", "1", "YES", "未解决", "否", "2", "未知")] == [
+    words = ("已解决", "是", "1", "YES", "未解决", "否", "2", "未知")
+    assert [parse_resolved(v) for v in words] == [
         Resolved.YES, Resolved.YES, Resolved.YES, Resolved.YES, Resolved.NO, Resolved.NO,
         Resolved.NO, Resolved.UNKNOWN]
     assert [parse_satisfaction(v) for v in ("满意", "1", "基本满意", "2", "不满意", "3")] == [

@@ -6,8 +6,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, select
 
+from store.bulk import insert_rows
 from store.enums import EvaluationSource, EventKind, Resolved, Satisfaction
 from store.importing.base import Context, Outcome, RowResult, ValidRow
 from store.importing.columns import EVALUATION_COLUMNS, EXCLUSION_COLUMNS, Column
@@ -132,9 +133,8 @@ class EvaluationHandler:
                            "detail": f"{rec.resolved}/{rec.satisfaction} ({rec.source})",
                            "created_at": ctx.now})
             results.append(RowResult(Outcome.INSERTED))
-        if inserts:
-            conn.execute(insert(Evaluation), inserts)
-            conn.execute(insert(TicketEvent), events)
+        insert_rows(conn, Evaluation.__table__, inserts)  # type: ignore[arg-type]
+        insert_rows(conn, TicketEvent.__table__, events)  # type: ignore[arg-type]
         return results
 
 
@@ -203,7 +203,6 @@ class ExclusionHandler:
                            "actor": rec.approved_by, "import_id": ctx.import_id,
                            "detail": rec.reason, "created_at": ctx.now, "closure_seq": None})
             results.append(RowResult(Outcome.INSERTED))
-        if inserts:
-            conn.execute(insert(Exclusion), inserts)
-            conn.execute(insert(TicketEvent), events)
+        insert_rows(conn, Exclusion.__table__, inserts)  # type: ignore[arg-type]
+        insert_rows(conn, TicketEvent.__table__, events)  # type: ignore[arg-type]
         return results

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy import Connection, bindparam, select, update
 
+from store.bulk import insert_rows
 from store.importing.base import Context, Outcome, RowResult, ValidRow
 from store.importing.columns import TICKET_COLUMNS, Column
 from store.importing.tickets import (
@@ -101,7 +102,7 @@ class TicketHandler:
         stamp = {"created_at": ctx.now, "updated_at": ctx.now, "last_import_id": ctx.import_id}
         ids: dict[str, int] = {}
         if new:
-            conn.execute(insert(Ticket), [
+            insert_rows(conn, Ticket.__table__, [  # type: ignore[arg-type]
                 {"ticket_no": rec.ticket_no, **plan.values, **stamp} for rec, plan in new])
             numbers = [rec.ticket_no for rec, _ in new]
             found = conn.execute(
@@ -118,8 +119,7 @@ class TicketHandler:
                      "reply_summary": p.values.get("reply_summary"), "reopened": False,
                      "created_at": ctx.now}
                     for tid, p in planned if p.new_closure]
-        if closures:
-            conn.execute(insert(Closure), closures)
+        insert_rows(conn, Closure.__table__, closures)  # type: ignore[arg-type]
         reopens = [{"tid": tid, "s": seq, "at": at}
                    for tid, p in planned for seq, at in p.reopen]
         if reopens:
@@ -132,5 +132,4 @@ class TicketHandler:
                    "detail": e.detail, "actor": None, "import_id": ctx.import_id,
                    "created_at": ctx.now}
                   for tid, p in planned for e in p.events]
-        if events:
-            conn.execute(insert(TicketEvent), events)
+        insert_rows(conn, TicketEvent.__table__, events)  # type: ignore[arg-type]

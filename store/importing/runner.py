@@ -18,8 +18,21 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
-from sqlalchemy import Connection, Engine, exc, insert, text, update
+from sqlalchemy import (
+    Column,
+    Connection,
+    Engine,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    exc,
+    insert,
+    update,
+)
+from sqlalchemy import text as sql
 
+from store.bulk import insert_rows
 from store.db import DatabaseUnavailable, describe_db_error
 from store.importing.apply_callbacks import EvaluationHandler, ExclusionHandler
 from store.importing.apply_tickets import TicketHandler
@@ -35,6 +48,10 @@ HANDLERS: dict[str, Callable[[], Handler]] = {
     "evaluations": EvaluationHandler, "exclusions": ExclusionHandler,
 }
 Progress = Callable[[int, int], None]
+# Keys seen in the file being imported, for duplicate detection with flat memory. A
+# temporary table of the import's own connection; not part of the schema.
+SEEN = Table("import_seen", MetaData(), Column("k", String(200), primary_key=True),
+             Column("row_no", Integer, nullable=False), prefixes=["TEMPORARY"])
 
 
 class ImportFileError(ValueError):
@@ -200,12 +217,13 @@ class _Run:
         self.result, self.options, self.progress = result, options, progress
         self.ctx = Context(result.import_id, now, options.default_area_code)
         self.originals: dict[int, Any] = {}
+        self.batches = 0
 
     def run(self) -> None:
         conn = self.conn
-        conn.execute(text("CREATE TEMPORARY TABLE IF NOT EXISTS import_seen "
-                          "(k VARCHAR(200) PRIMARY KEY, row_no INTEGER NOT NULL)"))
-        conn.execute(text("DELETE FROM import_seen"))
+        # A failed import can leave the table on a pooled connection: reuse and empty it.
+        SEEN.create(conn, checkfirst=True)
+        conn.execute(SEEN.delete())
         batch: list[ValidRow] = []
         for source_row in self.reader.rows():
             record, errors = (None, source_row.errors) if source_row.errors else \
@@ -225,7 +243,8 @@ class _Run:
         else:
             conn.commit()
             self.result.status = "partial" if self.result.rejected else "done"
-        conn.execute(text("DROP TABLE IF EXISTS import_seen"))
+        SEEN.drop(conn, checkfirst=True)  # a strict rollback already removed it on PG
+        conn.commit()
 
     def _flush(self, batch: list[ValidRow]) -> None:
         if batch:
@@ -236,8 +255,21 @@ class _Run:
             if not self.options.strict:
                 self.conn.commit()
             self.originals.clear()
+            self._refresh_statistics()
         if self.progress is not None:
             self.progress(self.reader.position(), self.reader.total)
+
+    def _refresh_statistics(self) -> None:
+        """PostgreSQL plans from statistics that a bulk load makes stale at once: with an
+        empty `tickets` table it picks sequential scans and the import turns quadratic.
+        ANALYZE after batches 1, 2, 4, 8, ... keeps the plans on the indexes for a cost
+        that is logarithmic in the file's length. (Temporary tables are never analysed
+        by autovacuum, so this matters for import_seen too.)"""
+        self.batches += 1
+        if self.conn.dialect.name == "postgresql" and self.batches & (self.batches - 1) == 0:
+            self.conn.execute(sql("ANALYZE"))
+            if not self.options.strict:
+                self.conn.commit()
 
     def _drop_duplicates(self, batch: list[ValidRow]) -> list[ValidRow]:
         keys = list({row.key for row in batch})
@@ -247,7 +279,7 @@ class _Run:
             params = {f"k{i}": k for i, k in enumerate(chunk)}
             marks = ", ".join(f":k{i}" for i in range(len(chunk)))
             for key, row_no in self.conn.execute(
-                    text(f"SELECT k, row_no FROM import_seen WHERE k IN ({marks})"), params):
+                    sql(f"SELECT k, row_no FROM import_seen WHERE k IN ({marks})"), params):
                 seen[key] = row_no
         unique, fresh = [], []
         for row in batch:
@@ -260,9 +292,7 @@ class _Run:
             seen[row.key] = row.row_no
             fresh.append({"k": row.key, "row_no": row.row_no})
             unique.append(row)
-        if fresh:
-            self.conn.execute(text("INSERT INTO import_seen (k, row_no) VALUES (:k, :row_no)"),
-                              fresh)
+        insert_rows(self.conn, SEEN, fresh)
         return unique
 
     def _count(self, row_no: int, outcome: RowResult) -> None:

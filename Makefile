@@ -1,0 +1,41 @@
+# huifang: two commands.
+#   make demo   run the main job on the embedded default (SQLite, nothing configured)
+#   make test   install what the suite needs and run all of it (lint, types, tests)
+#   make bench  run the benchmarks (not part of make test)
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test bench lint typecheck system-deps venv clean
+
+$(STAMP): pyproject.toml
+	scripts/ensure-venv "$(PYTHON)" "$(VENV)"
+	$(BIN)/pip install --quiet --disable-pip-version-check --editable '.[test]'
+	touch $@
+
+venv: $(STAMP)
+
+demo: venv
+	$(BIN)/huifang demo
+
+system-deps:
+	scripts/install-system-deps
+
+lint: venv
+	$(BIN)/ruff check .
+
+typecheck: venv
+	$(BIN)/mypy
+
+test: system-deps venv lint typecheck
+	$(BIN)/pytest; status=$$?; \
+	if [ $$status -eq 5 ]; then echo "pytest collected no tests: that is a failure" >&2; exit 1; fi; \
+	exit $$status
+
+bench: system-deps venv
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

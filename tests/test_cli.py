@@ -1,0 +1,67 @@
+"""The `huifang` command as an operator runs it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.files import TICKET_HEADER, UNITS, ticket, write_csv
+
+
+def huifang(*args: str, cwd: Path, db: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "HUIFANG_DB": db, "COLUMNS": "200"}
+    env.pop("HUIFANG_CONFIG", None)
+    return subprocess.run([sys.executable, "-m", "console", *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=300, check=False)
+
+
+def test_schema_commands_and_refusal(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'h.db'}"
+    status = huifang("db", "status", cwd=tmp_path, db=db)
+    assert status.returncode == 1 and "huifang db upgrade" in status.stderr
+    refused = huifang("import", "units", "x.csv", cwd=tmp_path, db=db)
+    assert refused.returncode == 1 and "run `huifang db upgrade`" in refused.stderr
+    assert huifang("db", "upgrade", cwd=tmp_path, db=db).returncode == 0
+    status = huifang("db", "status", cwd=tmp_path, db=db)
+    assert status.returncode == 0 and "up to date" in status.stdout
+
+
+def test_import_exit_codes_rejects_and_masking(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'h.db'}"
+    huifang("db", "upgrade", cwd=tmp_path, db=db)
+    write_csv(tmp_path / "units.csv", UNITS)
+    assert huifang("import", "units", "units.csv", cwd=tmp_path, db=db).returncode == 0
+    rows = [TICKET_HEADER, ticket("GD1"), ticket("GD2", phone="1381234567"),
+            ticket("GD3", phone="13912345678", received="2026-11-06 09:00")]
+    write_csv(tmp_path / "t.csv", rows, encoding="gbk")
+    strict = huifang("import", "tickets", "t.csv", "--strict", cwd=tmp_path, db=db)
+    assert strict.returncode == 3 and "nothing was written" in strict.stdout
+    result = huifang("import", "tickets", "t.csv", cwd=tmp_path, db=db)
+    assert result.returncode == 3, result.stderr
+    assert "row 3, column phone" in result.stdout and "row 4, column dispatched_at" in result.stdout
+    assert "gb18030" in result.stdout
+    for output in (result.stdout, result.stderr):
+        assert "1381234567" not in output and "13912345678" not in output
+    assert (tmp_path / "t.csv.rejects.csv").read_text(encoding="gb18030").count("\n") == 3
+    summary = huifang("db", "summary", cwd=tmp_path, db=db)
+    assert summary.returncode == 0 and "工单 tickets" in summary.stdout
+
+
+def test_bad_file_is_one_clear_error(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'h.db'}"
+    huifang("db", "upgrade", cwd=tmp_path, db=db)
+    (tmp_path / "empty.csv").write_bytes(b"")
+    empty = huifang("import", "tickets", "empty.csv", cwd=tmp_path, db=db)
+    assert empty.returncode == 1 and "empty.csv: the file is empty" in empty.stderr
+    missing = huifang("import", "tickets", "nope.csv", cwd=tmp_path, db=db)
+    assert missing.returncode == 1 and "does not exist" in missing.stderr
+    assert "Traceback" not in empty.stderr + missing.stderr
+
+
+def test_demo_builds_and_summarises(tmp_path: Path) -> None:
+    result = huifang("demo", "--tickets", "400", cwd=tmp_path, db="sqlite:///unused.db")
+    assert result.returncode == 0, result.stderr
+    assert "工单库概况" in result.stdout and "rejected" not in result.stdout
+    assert (tmp_path / "var/demo/huifang.db").exists()
