@@ -44,7 +44,7 @@ class PhoneSettings(_Section):
 
 
 class ImportSettings(_Section):
-    batch_size: int = Field(default=2000, ge=1, le=100_000)
+    batch_size: int = Field(default=5000, ge=1, le=100_000)
     rejects_suffix: str = Field(default=".rejects.csv", min_length=1)
     max_errors_shown: int = Field(default=20, ge=0)
 

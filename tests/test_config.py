@@ -13,7 +13,7 @@ def test_defaults_without_a_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     monkeypatch.chdir(tmp_path)
     settings = load_settings(None, {})
     assert settings.database.url == "sqlite:///huifang.db"
-    assert settings.imports.batch_size == 2000
+    assert settings.imports.batch_size == 5000
 
 
 def test_env_overrides_database_and_secrets_are_masked(tmp_path: Path) -> None:

@@ -61,7 +61,7 @@ class ImportFileError(ValueError):
 @dataclass(frozen=True)
 class ImportOptions:
     strict: bool = False
-    batch_size: int = 2000
+    batch_size: int = 5000
     encoding: str | None = None
     sheet: str | None = None
     rejects_path: Path | None = None

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from store.enums import EventKind, TicketStatus, TicketType
 from store.importing.values import parse_datetime, parse_ticket_type, text
@@ -129,8 +129,7 @@ class TicketSnapshot:
         return self.closures[-1] if self.closures else None
 
 
-@dataclass(frozen=True, slots=True)
-class PlannedEvent:
+class PlannedEvent(NamedTuple):
     kind: EventKind
     at: datetime | None
     closure_seq: int | None = None
