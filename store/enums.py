@@ -31,6 +31,10 @@ class TicketStatus(enum.StrEnum):
 
 
 class EventKind(enum.StrEnum):
+    """What the store saw happen. A ticket's first sighting is one IMPORTED event: the
+    lifecycle it already had is in its columns and closures, not repeated as events."""
+
+    IMPORTED = "imported"
     RECEIVED = "received"
     DISPATCHED = "dispatched"
     SIGNED = "signed"

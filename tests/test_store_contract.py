@@ -8,6 +8,7 @@ from pathlib import Path
 from sqlalchemy import Engine, func, select
 
 from store.enums import EvaluationSource, EventKind, Resolved, Satisfaction, TicketStatus
+from store.history import ticket_history
 from store.importing.base import Outcome
 from store.importing.runner import ImportOptions, ImportResult, run_import
 from store.models import Closure, Evaluation, Exclusion, Ticket, TicketEvent, Unit
@@ -70,9 +71,17 @@ def test_ticket_import_creates_history(engine: Engine, tmp_path: Path) -> None:
     assert tickets["GD2"].status == TicketStatus.DISPATCHED
     assert tickets["GD1"].phone == tickets["GD3"].phone == "+8613812345678"
     assert tickets["GD1"].received_at == datetime(2026, 11, 2, 9, 10)
-    assert kinds == [EventKind.RECEIVED, EventKind.DISPATCHED, EventKind.SIGNED,
-                     EventKind.CLOSED]
+    assert kinds == [EventKind.IMPORTED]  # the lifecycle is in the columns, not repeated
     assert count(engine, Closure) == 2
+    with engine.connect() as conn:
+        history = ticket_history(conn, "GD1")
+    assert [(h.kind, h.at) for h in history] == [
+        (EventKind.RECEIVED, datetime(2026, 11, 2, 9, 10)),
+        (EventKind.DISPATCHED, datetime(2026, 11, 2, 9, 30)),
+        (EventKind.SIGNED, datetime(2026, 11, 2, 14, 0)),
+        (EventKind.CLOSED, datetime(2026, 11, 5, 16, 0)),
+        (EventKind.IMPORTED, NOW)]
+    assert {h.import_id for h in history} == {result.import_id}
 
 
 def test_reimport_changes_nothing(engine: Engine, tmp_path: Path) -> None:
@@ -109,6 +118,18 @@ def test_reclosure_after_reopen_keeps_both_closures(engine: Engine, tmp_path: Pa
     assert evaluations == [(1, Resolved.NO, Satisfaction.UNSATISFIED, EvaluationSource.AGENT),
                            (2, Resolved.YES, Satisfaction.BASIC, EvaluationSource.AGENT)]
     assert t.status == TicketStatus.CLOSED and t.closure_count == 2
+    with engine.connect() as conn:
+        timeline = [(h.kind, h.closure_seq, h.at) for h in ticket_history(conn, "GD1")]
+    assert timeline == [
+        (EventKind.RECEIVED, None, datetime(2026, 11, 2, 9, 10)),
+        (EventKind.DISPATCHED, None, datetime(2026, 11, 2, 9, 30)),
+        (EventKind.SIGNED, None, datetime(2026, 11, 2, 14, 0)),
+        (EventKind.CLOSED, 1, datetime(2026, 11, 5, 16, 0)),
+        (EventKind.EVALUATED, 1, datetime(2026, 11, 6, 10, 0)),
+        (EventKind.REOPENED, 1, datetime(2026, 11, 6, 15, 0)),
+        (EventKind.CLOSED, 2, datetime(2026, 11, 10, 11, 0)),
+        (EventKind.EVALUATED, 2, datetime(2026, 11, 11, 10, 0)),
+        (EventKind.IMPORTED, None, NOW)]
     # The older export imported again is recognised as stale and changes nothing.
     stale = imp(engine, "tickets", tmp_path / "t1.csv")
     assert stale.counts[Outcome.STALE] == 1 and count(engine, Closure) == 2

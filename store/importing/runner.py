@@ -274,12 +274,12 @@ class _Run:
     def _drop_duplicates(self, batch: list[ValidRow]) -> list[ValidRow]:
         keys = list({row.key for row in batch})
         seen: dict[str, int] = {}
-        for start in range(0, len(keys), 500):
-            chunk = keys[start:start + 500]
-            params = {f"k{i}": k for i, k in enumerate(chunk)}
-            marks = ", ".join(f":k{i}" for i in range(len(chunk)))
-            for key, row_no in self.conn.execute(
-                    sql(f"SELECT k, row_no FROM import_seen WHERE k IN ({marks})"), params):
+        mark = "?" if self.conn.dialect.paramstyle == "qmark" else "%s"
+        for start in range(0, len(keys), 900):  # under SQLite's 999-parameter floor
+            chunk = tuple(keys[start:start + 900])
+            marks = ", ".join(mark for _ in chunk)
+            for key, row_no in self.conn.exec_driver_sql(
+                    f"SELECT k, row_no FROM import_seen WHERE k IN ({marks})", chunk):
                 seen[key] = row_no
         unique, fresh = [], []
         for row in batch:

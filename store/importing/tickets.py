@@ -181,26 +181,19 @@ def derive_status(rec: TicketRecord, reopened: bool) -> TicketStatus:
 
 
 def plan_new(rec: TicketRecord, unit_id: int) -> TicketPlan:
+    """A ticket seen for the first time: its lifecycle so far is in the ticket's columns
+    and its closure; one IMPORTED event records where and when the store learnt it."""
     plan = TicketPlan(values=record_values(rec, unit_id))
-    plan.events.append(PlannedEvent(EventKind.RECEIVED, rec.received_at))
-    if rec.dispatched_at:
-        plan.events.append(PlannedEvent(EventKind.DISPATCHED, rec.dispatched_at))
-    if rec.signed_at:
-        plan.events.append(PlannedEvent(EventKind.SIGNED, rec.signed_at))
     reopened_after = bool(rec.closed_at and rec.reopened_at and rec.reopened_at > rec.closed_at)
+    detail = None
+    if rec.reopened_at and not reopened_after:
+        # Reopened before the closure we see; the earlier closure is not in the file.
+        detail = f"reopened at {rec.reopened_at}; earlier closure not in the imported file"
+    plan.events.append(PlannedEvent(EventKind.IMPORTED, None, None, detail))
     if rec.closed_at:
-        if rec.reopened_at and not reopened_after:
-            # Re-closed after a reopening whose first closure this file does not carry.
-            plan.events.append(PlannedEvent(EventKind.REOPENED, rec.reopened_at, None,
-                                            "earlier closure not in the imported file"))
         plan.new_closure = (1, rec.closed_at)
-        plan.events.append(PlannedEvent(EventKind.CLOSED, rec.closed_at, 1))
         if reopened_after:
             plan.reopen.append((1, rec.reopened_at))
-            plan.events.append(PlannedEvent(EventKind.REOPENED, rec.reopened_at, 1))
-    elif rec.reopened_at:
-        plan.events.append(PlannedEvent(EventKind.REOPENED, rec.reopened_at, None,
-                                        "closure not in the imported file"))
     plan.values["status"] = derive_status(rec, reopened_after or
                                           (rec.closed_at is None and bool(rec.reopened_at)))
     plan.values["closed_at"] = rec.closed_at
