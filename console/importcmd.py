@@ -7,7 +7,7 @@ from datetime import datetime
 from pathlib import Path
 
 import click
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 from sqlalchemy import Engine
 
 from console.cli import EXIT_REJECTED_ROWS, App, cli, err, fail, out, pass_app
@@ -31,7 +31,7 @@ def import_file(engine: Engine, app: App, kind: str, path: Path, *, strict: bool
         rejects_path=rejects, rejects_suffix=settings.imports.rejects_suffix,
         default_area_code=settings.phone.default_area_code)
     show = not quiet and err.is_terminal
-    with Progress(TextColumn(f"[bold]{kind}[/] {path.name}"), BarColumn(), DownloadColumn(),
+    with Progress(TextColumn(f"[bold]{kind}[/] {path.name}"), BarColumn(), TaskProgressColumn(),
                   TimeRemainingColumn(), console=err, disable=not show, transient=True) as bar:
         task = bar.add_task("import", total=None)
 

@@ -37,10 +37,11 @@ def print_summary(console: Console, s: StoreSummary) -> None:
     for group, n in sorted(s.units_by_group.items()):
         table.add_row(f"承办单位·{group}", str(n))
     table.add_row("工单 tickets", str(s.tickets))
-    for status, n in s.tickets_by_status.items():
-        table.add_row(f"  {STATUS_LABELS.get(status, status)}", str(n))
-    for kind, n in s.tickets_by_type.items():
-        table.add_row(f"  {TICKET_TYPE_LABELS.get(TicketType(kind), kind)}", str(n))
+    for status, label in STATUS_LABELS.items():
+        table.add_row(f"  {label}", str(s.tickets_by_status.get(status, 0)))
+    for kind in TicketType:
+        if kind.value in s.tickets_by_type:
+            table.add_row(f"  {TICKET_TYPE_LABELS[kind]}", str(s.tickets_by_type[kind.value]))
     table.add_row("办结次数 closures", str(s.closures))
     table.add_row("  其中退回重办 reopened", str(s.reopened_closures))
     table.add_row("来电人 callers", str(s.callers))
@@ -50,12 +51,12 @@ def print_summary(console: Console, s: StoreSummary) -> None:
     table.add_row("回访结果 evaluations", f"{evaluations} ({share} of closures)")
     for source, n in s.evaluations_by_source.items():
         table.add_row(f"  {SOURCE_LABELS.get(EvaluationSource(source), source)}", str(n))
-    for resolved, n in sorted(s.resolved.items()):
-        table.add_row(f"  {RESOLVED_LABELS.get(Resolved(resolved), resolved)}",
-                      f"{n} ({_pct(n, evaluations)})")
-    for sat, n in sorted(s.satisfaction.items()):
-        table.add_row(f"  {SATISFACTION_LABELS.get(Satisfaction(sat), sat)}",
-                      f"{n} ({_pct(n, evaluations)})")
+    for answer in Resolved:
+        n = s.resolved.get(answer.value, 0)
+        table.add_row(f"  {RESOLVED_LABELS[answer]}", f"{n} ({_pct(n, evaluations)})")
+    for level in Satisfaction:
+        n = s.satisfaction.get(level.value, 0)
+        table.add_row(f"  {SATISFACTION_LABELS[level]}", f"{n} ({_pct(n, evaluations)})")
     table.add_row("剔除 exclusions", str(s.exclusions))
     console.print(table)
     if s.imports:
@@ -76,6 +77,8 @@ def print_import_result(console: Console, result: ImportResult, shown: int) -> N
         if result.counts[outcome] or outcome in (Outcome.INSERTED, Outcome.REJECTED):
             table.add_row(label, str(result.counts[outcome]))
     console.print(table)
+    if result.rows_read == 0:
+        console.print("[yellow]the file has a header but no data rows[/]")
     if result.encoding:
         console.print(f"encoding: {result.encoding}", highlight=False)
     if result.ignored_headers:

@@ -52,7 +52,6 @@ def make_engine(url: str, *, busy_timeout_ms: int = 5000, echo: bool = False) ->
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
             cur.execute("PRAGMA synchronous=NORMAL")
-            cur.execute("PRAGMA cache_size=-65536")  # 64 MiB: index upkeep in bulk imports
             cur.close()
 
         return engine

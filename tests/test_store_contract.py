@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import os
 from datetime import datetime
 from pathlib import Path
 
+import pytest
 from sqlalchemy import Engine, func, select
 
 from store.enums import EvaluationSource, EventKind, Resolved, Satisfaction, TicketStatus
 from store.history import ticket_history
 from store.importing.base import Outcome
-from store.importing.runner import ImportOptions, ImportResult, run_import
+from store.importing.runner import ImportFileError, ImportOptions, ImportResult, run_import
 from store.models import Closure, Evaluation, Exclusion, Ticket, TicketEvent, Unit
 from tests.files import TICKET_HEADER, UNITS, ticket, write_csv
 
@@ -245,3 +247,37 @@ def test_one_citizens_tickets_found_together(engine: Engine, tmp_path: Path) -> 
         rows = conn.execute(select(Ticket.phone, func.count()).group_by(Ticket.phone)).all()
     groups = {phone: n for phone, n in rows}  # noqa: C416 - rows are Row objects
     assert groups == {"+8613812345678": 3, "+8673184561234": 2}
+
+
+def test_signed_later_shows_once_with_its_import(engine: Engine, tmp_path: Path) -> None:
+    load_units(engine, tmp_path)
+    first = imp(engine, "tickets", write_csv(tmp_path / "a.csv", [
+        TICKET_HEADER, ticket("GD1", signed="", closed="")]))
+    later = imp(engine, "tickets", write_csv(tmp_path / "b.csv", [
+        TICKET_HEADER, ticket("GD1", closed="")]))
+    assert later.counts[Outcome.UPDATED] == 1
+    with engine.connect() as conn:
+        history = ticket_history(conn, "GD1")
+    signed = [h for h in history if h.kind is EventKind.SIGNED]
+    assert len(signed) == 1 and signed[0].import_id == later.import_id
+    dispatched = [h for h in history if h.kind is EventKind.DISPATCHED]
+    assert dispatched[0].import_id == first.import_id
+
+
+def test_header_only_file_and_unwritable_rejects(engine: Engine, tmp_path: Path) -> None:
+    result = imp(engine, "units", write_csv(tmp_path / "u.csv", [UNITS[0]]))
+    assert result.rows_read == 0 and result.status == "done"
+    locked = tmp_path / "ro"
+    locked.mkdir()
+    source = write_csv(locked / "u.csv", UNITS)
+    locked.chmod(0o555)
+    try:
+        if os.access(locked, os.W_OK):  # root ignores permissions; use a missing dir
+            options: dict[str, object] = {"rejects_path": tmp_path / "missing" / "r.csv"}
+        else:
+            options = {}
+        with pytest.raises(ImportFileError, match="cannot write the rejects file"):
+            imp(engine, "units", source, **options)
+    finally:
+        locked.chmod(0o755)
+    assert count(engine, Unit) == 0

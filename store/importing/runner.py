@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import json
 import logging
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -159,15 +160,22 @@ def run_import(engine: Engine, kind: str, path: Path, *, now: datetime,
         raise ImportFileError(f"{path}: {error}") from error
     result = ImportResult(kind=kind, source=path, encoding=reader.encoding,
                           ignored_headers=reader.header_map.ignored)
-    rejects = _Rejects(_rejects_path(path, options, reader), reader)
+    rejects_path = _rejects_path(path, options, reader)
+    if not os.access(rejects_path.parent, os.W_OK):
+        reader.close()
+        raise ImportFileError(f"cannot write the rejects file in {rejects_path.parent}; "
+                              "pass --rejects PATH")
+    rejects = _Rejects(rejects_path, reader)
     url = engine.url.render_as_string(hide_password=True)
     try:
         with engine.connect() as conn:
             result.import_id = _start_batch(conn, kind, path, options.strict, now)
+            log.info("import %s started: %s from %s", result.import_id, kind, path)
             _Run(conn, handler, reader, rejects, result, options, now, progress).run()
     except (exc.OperationalError, exc.InterfaceError) as error:
         message = describe_db_error(error, url)
         _finish_batch(engine, result, "failed", now, message)
+        log.error("import %s failed: %s", result.import_id, message)
         raise DatabaseUnavailable(
             f"{message}. Nothing of the failed batch was written"
             + ("" if options.strict else "; earlier batches were committed")
@@ -179,6 +187,8 @@ def run_import(engine: Engine, kind: str, path: Path, *, now: datetime,
     if result.rejected:
         result.rejects_path = rejects.path
     _finish_batch(engine, result, result.status, now, None)
+    log.info("import %s %s: %s", result.import_id, result.status,
+             ", ".join(f"{o} {n}" for o, n in result.counts.items() if n) or "no rows")
     return result
 
 
@@ -200,7 +210,7 @@ def _finish_batch(engine: Engine, result: ImportResult, status: str, now: dateti
     try:
         with engine.begin() as conn:
             conn.execute(update(ImportBatch).where(ImportBatch.id == result.import_id).values(
-                finished_at=datetime.now() if error else now, status=status, error=error,
+                finished_at=now, status=status, error=error,
                 rows_read=result.rows_read, rows_inserted=counts[Outcome.INSERTED],
                 rows_updated=counts[Outcome.UPDATED],
                 rows_unchanged=counts[Outcome.UNCHANGED] + counts[Outcome.STALE],
