@@ -6,6 +6,7 @@ not run as root, so when we are root it runs as the `postgres` system user.
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import pwd
@@ -77,7 +78,8 @@ class PostgresServer:
                 with psycopg.connect(self.dsn("postgres"), connect_timeout=2):
                     return
             except psycopg.OperationalError:
-                time.sleep(0.1)  # polling a real server with a deadline
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    self.process.wait(0.1)  # notices an exit at once; else poll again
         raise RuntimeError("postgres did not accept connections within 60 s")
 
     def stop(self) -> None:
