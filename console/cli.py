@@ -153,6 +153,6 @@ def db_summary(app: App) -> None:
 
 
 def main() -> None:
-    from console import demo, importcmd, samplecmd  # noqa: PLC0415, F401 - register commands
+    from console import demo, importcmd, reportcmd, samplecmd  # noqa: PLC0415, F401 - register
 
     cli(prog_name="huifang")

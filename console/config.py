@@ -12,7 +12,14 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from store.db import masked_url
 
@@ -49,6 +56,31 @@ class ImportSettings(_Section):
     max_errors_shown: int = Field(default=20, ge=0)
 
 
+class ScoringSettings(_Section):
+    """Mirrors scoring.rules.ScoringRules; every report prints the values used."""
+
+    response_limit_workdays: int = Field(default=1, ge=0, le=30)
+    closure_limit_workdays: int = Field(default=5, ge=0, le=90)
+    basic_weight: float = Field(default=1.0, ge=0, le=1)
+    weight_response: float = Field(default=0.10, ge=0, le=1)
+    weight_resolution: float = Field(default=0.45, ge=0, le=1)
+    weight_satisfaction: float = Field(default=0.45, ge=0, le=1)
+    score_both_positive: float = 1.0
+    score_one_negative: float = -0.5
+    score_both_negative: float = -1.0
+    min_sample: int = Field(default=10, ge=0)
+    yellow_satisfaction_below: float = Field(default=0.85, ge=0, le=1)
+    trend_periods: int = Field(default=6, ge=1, le=36)
+
+    @model_validator(mode="after")
+    def _weights_sum_to_one(self) -> ScoringSettings:
+        total = self.weight_response + self.weight_resolution + self.weight_satisfaction
+        if abs(total - 1) > 1e-9:
+            raise ValueError(f"weight_response + weight_resolution + weight_satisfaction must "
+                             f"be 1, not {total:g}")
+        return self
+
+
 class LoggingSettings(_Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
@@ -59,6 +91,7 @@ class Settings(_Section):
     database: DatabaseSettings = DatabaseSettings()
     phone: PhoneSettings = PhoneSettings()
     imports: ImportSettings = Field(default=ImportSettings(), alias="import")
+    scoring: ScoringSettings = ScoringSettings()
     logging: LoggingSettings = LoggingSettings()
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)

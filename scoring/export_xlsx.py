@@ -1,0 +1,91 @@
+"""The XLSX report, as hotline offices work with it: Chinese headers, frozen header rows,
+percentages formatted as percentages."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from openpyxl import Workbook
+from openpyxl.styles import Font, PatternFill
+from openpyxl.utils import get_column_letter
+
+from scoring.export_json import unit_dict
+from scoring.report import Report
+from scoring.rules import DEFINITIONS_EN, DEFINITIONS_ZH
+
+PCT = "0.0%"
+RANK_COLUMNS = [("名次", "rank", None), ("单位", "unit", None), ("回访数", "evaluated", None),
+                ("响应率", "response_rate", PCT), ("解决率", "resolution_rate", PCT),
+                ("满意率", "satisfaction_rate", PCT), ("按时办结率", "on_time_closure_rate", PCT),
+                ("综合得分", "composite", "0.00"), ("工单得分", "score_total", "0.0"),
+                ("牌", "card", None), ("不排名原因", "unranked_reason", None)]
+DETAIL_COLUMNS = [
+    ("单位", "unit", None), ("考核分组", "group", None), ("上级单位", "parent", None),
+    ("派单数", "dispatched", None), ("到期应签收", "response_due", None),
+    ("按时签收", "signed_in_time", None), ("响应率", "response_rate", PCT),
+    ("已解决", "resolved", None), ("未解决", "unresolved", None),
+    ("解决率", "resolution_rate", PCT), ("满意", "satisfied", None),
+    ("基本满意", "basic_satisfied", None), ("不满意", "unsatisfied", None),
+    ("满意率", "satisfaction_rate", PCT), ("办结数", "closed", None),
+    ("按时办结", "closed_on_time", None), ("按时办结率", "on_time_closure_rate", PCT),
+    ("已回访", "evaluated", None), ("回访率", "callback_rate", PCT),
+    ("双满意", "both_positive", None), ("单否", "one_negative", None),
+    ("双否", "both_negative", None), ("工单得分", "score_total", "0.0"),
+    ("综合得分", "composite", "0.00"), ("名次", "rank", None), ("牌", "card", None),
+    ("不排名原因", "unranked_reason", None)]
+CARDS = {"red": "红牌", "yellow": "黄牌"}
+HEADER = Font(bold=True)
+FILLS = {"red": PatternFill("solid", fgColor="F4B6B6"), "yellow": PatternFill("solid",
+                                                                             fgColor="FBE8A6")}
+
+
+def _sheet(book: Workbook, title: str, columns: list[tuple[str, str, str | None]],
+           rows: list[dict[str, object]]) -> None:
+    sheet = book.create_sheet(title[:31])
+    sheet.append([c[0] for c in columns])
+    for cell in sheet[1]:
+        cell.font = HEADER
+    for row in rows:
+        sheet.append([CARDS.get(str(row[key]), row[key]) if key == "card" else row[key]
+                      for _, key, _ in columns])
+        fill = FILLS.get(str(row.get("card")))
+        if fill is not None:
+            for cell in sheet[sheet.max_row]:
+                cell.fill = fill
+    for index, (_, _, fmt) in enumerate(columns, start=1):
+        letter = get_column_letter(index)
+        sheet.column_dimensions[letter].width = 12 if index > 1 else 26
+        if fmt:
+            for cell in sheet[letter][1:]:
+                cell.number_format = fmt
+    sheet.freeze_panes = "A2"
+
+
+def write_xlsx(report: Report, path: Path) -> None:
+    book = Workbook()
+    book.remove(book.active)
+    units = [unit_dict(u) for u in report.units]
+    for group in report.groups():
+        _sheet(book, f"{group}排名", RANK_COLUMNS, [u for u in units if u["group"] == group])
+    _sheet(book, "单位明细", DETAIL_COLUMNS, units)
+    _sheet(book, "不满意高频分类", [("诉求分类", "category", None), ("不满意或未解决", "negative", None),
+                              ("不满意", "unsatisfied", None), ("未解决", "unresolved", None)],
+           list(report.top_categories))
+    _sheet(book, "剔除工单", [("工单编号", "ticket_no", None), ("承办单位", "unit", None),
+                          ("剔除原因", "reason", None), ("审批人", "approved_by", None),
+                          ("审批时间", "approved_at", None)], list(report.excluded))
+    sheet = book.create_sheet("指标说明")
+    sheet.append(["项目", "说明", "definition"])
+    sheet.append(["统计期间", f"{report.period.label}（{report.period.start:%Y-%m-%d} 至 "
+                  f"{report.period.end:%Y-%m-%d} 前）", f"generated {report.generated_at}"])
+    for key, text in DEFINITIONS_ZH.items():
+        sheet.append([key, text, DEFINITIONS_EN[key]])
+    for key, value in report.rules.as_definitions().items():
+        sheet.append([key, str(value), "parameter used"])
+    for cell in sheet[1]:
+        cell.font = HEADER
+    sheet.column_dimensions["A"].width = 26
+    sheet.column_dimensions["B"].width = 80
+    sheet.column_dimensions["C"].width = 80
+    sheet.freeze_panes = "A2"
+    book.save(path)
