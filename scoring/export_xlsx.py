@@ -33,6 +33,8 @@ DETAIL_COLUMNS = [
     ("双否", "both_negative", None), ("工单得分", "score_total", "0.0"),
     ("综合得分", "composite", "0.00"), ("名次", "rank", None), ("牌", "card", None),
     ("不排名原因", "unranked_reason", None)]
+CATEGORY_COLUMNS = [("诉求分类", "category", None), ("不满意或未解决", "negative", None),
+                    ("不满意", "unsatisfied", None), ("未解决", "unresolved", None)]
 CARDS = {"red": "红牌", "yellow": "黄牌"}
 HEADER = Font(bold=True)
 FILLS = {"red": PatternFill("solid", fgColor="F4B6B6"), "yellow": PatternFill("solid",
@@ -68,9 +70,7 @@ def write_xlsx(report: Report, path: Path) -> None:
     for group in report.groups():
         _sheet(book, f"{group}排名", RANK_COLUMNS, [u for u in units if u["group"] == group])
     _sheet(book, "单位明细", DETAIL_COLUMNS, units)
-    _sheet(book, "不满意高频分类", [("诉求分类", "category", None), ("不满意或未解决", "negative", None),
-                              ("不满意", "unsatisfied", None), ("未解决", "unresolved", None)],
-           list(report.top_categories))
+    _sheet(book, "不满意高频分类", CATEGORY_COLUMNS, list(report.top_categories))
     _sheet(book, "剔除工单", [("工单编号", "ticket_no", None), ("承办单位", "unit", None),
                           ("剔除原因", "reason", None), ("审批人", "approved_by", None),
                           ("审批时间", "approved_at", None)], list(report.excluded))
