@@ -1,12 +1,13 @@
 """`huifang demo`: the main job on the embedded default, with nothing configured.
 
 Until the dialer exists it builds a SQLite store from a generated hotline through the
-real import path and summarises it.
+real import path, summarises it, prints last month's ranking and writes the reports.
 """
 
 from __future__ import annotations
 
 import shutil
+from datetime import datetime
 from pathlib import Path
 
 import click
@@ -14,6 +15,9 @@ import click
 from console.cli import App, cli, out, pass_app
 from console.importcmd import import_file
 from console.render import import_line, print_summary
+from console.reportcmd import print_ranking, rules_of, write_outputs
+from scoring.periods import parse_period
+from scoring.report import build_report
 from store.db import make_engine, upgrade
 from store.sample import generate
 from store.summary import summarize
@@ -45,5 +49,15 @@ def demo_command(app: App, directory: Path, tickets: int, seed: int) -> None:
         out.print(import_line(result), highlight=False)
     out.print("4. 概况 summary")
     print_summary(out, summarize(engine))
-    out.print(f"database: {db_path}  sample files: {sample.directory}", highlight=False)
-    out.print(f"explore it: HUIFANG_DB={url} huifang db summary", highlight=False)
+    now = datetime.now().replace(microsecond=0)
+    period = parse_period(f"{now.year}-{now.month:02d}").previous()  # the last full month
+    out.print(f"5. 排名 ranking of {period.label}", highlight=False)
+    report = build_report(engine, period, rules=rules_of(app), now=now)
+    print_ranking(out, report)
+    reports = directory / "reports"
+    write_outputs(report, tuple(reports / f"report-{period.label}.{ext}"
+                                for ext in ("json", "xlsx", "html", "pdf")))
+    out.print(f"database: {db_path}  sample files: {sample.directory}  reports: {reports}",
+              highlight=False)
+    out.print(f"explore it: HUIFANG_DB={url} huifang explain --unit 临江县 --period "
+              f"{period.label}", highlight=False)

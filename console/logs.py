@@ -25,3 +25,7 @@ def setup_logging(level: str) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    if level != "DEBUG":
+        # Routine chatter of libraries (schema checks, font subsetting) is not news.
+        for name in ("alembic", "fontTools", "matplotlib", "PIL"):
+            logging.getLogger(name).setLevel(logging.WARNING)

@@ -24,7 +24,7 @@ def _pct(value: object) -> str:
 
 def _text_page(title: str, lines: list[str]) -> Figure:
     fig = plt.figure(figsize=A4)
-    fig.text(0.08, 0.95, title, fontsize=16, weight="bold", va="top")
+    fig.text(0.08, 0.95, title, fontsize=16, va="top")
     y = 0.9
     for line in lines:
         for part in textwrap.wrap(line, 46) or [""]:
@@ -36,7 +36,7 @@ def _text_page(title: str, lines: list[str]) -> Figure:
 def _table_page(title: str, headers: list[str], rows: list[list[str]],
                 colours: list[str]) -> Figure:
     fig = plt.figure(figsize=A4)
-    fig.text(0.05, 0.96, title, fontsize=14, weight="bold", va="top")
+    fig.text(0.05, 0.96, title, fontsize=14, va="top")
     ax = fig.add_axes((0.03, 0.05, 0.94, 0.87))
     ax.axis("off")
     table = ax.table(cellText=rows or [["-"] * len(headers)], colLabels=headers,

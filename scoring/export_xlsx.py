@@ -3,6 +3,7 @@ percentages formatted as percentages."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from openpyxl import Workbook
@@ -41,7 +42,7 @@ FILLS = {"red": PatternFill("solid", fgColor="F4B6B6"), "yellow": PatternFill("s
                                                                              fgColor="FBE8A6")}
 
 
-def _sheet(book: Workbook, title: str, columns: list[tuple[str, str, str | None]],
+def _sheet(book: Workbook, title: str, columns: Sequence[tuple[str, str, str | None]],
            rows: list[dict[str, object]]) -> None:
     sheet = book.create_sheet(title[:31])
     sheet.append([c[0] for c in columns])

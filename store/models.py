@@ -142,6 +142,9 @@ class Ticket(Base):
     __table_args__ = (
         Index("ix_tickets_unit_closed", "unit_id", "closed_at"),
         Index("ix_tickets_unit_dispatched", "unit_id", "dispatched_at"),
+        # Reports select a period across all units.
+        Index("ix_tickets_closed_at", "closed_at"),
+        Index("ix_tickets_dispatched_at", "dispatched_at"),
     )
 
 

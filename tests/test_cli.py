@@ -64,4 +64,31 @@ def test_demo_builds_and_summarises(tmp_path: Path) -> None:
     result = huifang("demo", "--tickets", "400", cwd=tmp_path, db="sqlite:///unused.db")
     assert result.returncode == 0, result.stderr
     assert "工单库概况" in result.stdout and "rejected" not in result.stdout
+    assert "排名 ranking" in result.stdout
     assert (tmp_path / "var/demo/huifang.db").exists()
+    for ext in ("json", "xlsx", "html", "pdf"):
+        assert len(list((tmp_path / "var/demo/reports").glob(f"report-*.{ext}"))) == 1
+
+
+def test_report_and_explain_commands(tmp_path: Path) -> None:
+    from tests.scoring_fixture import write_fixture
+
+    db = f"sqlite:///{tmp_path / 'h.db'}"
+    huifang("db", "upgrade", cwd=tmp_path, db=db)
+    for kind, path in write_fixture(tmp_path):
+        assert huifang("import", kind, str(path), cwd=tmp_path, db=db).returncode == 0
+    (tmp_path / "huifang.toml").write_text("[scoring]\nmin_sample = 3\n", encoding="utf-8")
+    result = huifang("report", "--period", "2026-10", "--out", "out/r.json", "--out",
+                     "out/r.xlsx", cwd=tmp_path, db=db)
+    assert result.returncode == 0, result.stderr
+    assert "区县 排名" in result.stdout and "红牌" in result.stdout
+    assert (tmp_path / "out/r.json").exists() and (tmp_path / "out/r.xlsx").exists()
+    explain = huifang("explain", "--unit", "庚区", "--period", "2026-10", cwd=tmp_path, db=db)
+    assert explain.returncode == 0, explain.stderr
+    for expected in ("G5", "超时未签收", "G4", "超时签收", "3/5", "2/4"):
+        assert expected in explain.stdout
+    assert "139" not in explain.stdout  # no phone numbers
+    bad = huifang("report", "--period", "2026-13", cwd=tmp_path, db=db)
+    assert bad.returncode == 1 and "no month 13" in bad.stderr
+    unknown = huifang("explain", "--unit", "不存在", "--period", "2026-10", cwd=tmp_path, db=db)
+    assert unknown.returncode == 1 and "unknown unit" in unknown.stderr

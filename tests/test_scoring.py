@@ -17,6 +17,7 @@ from scoring.periods import parse_period
 from scoring.report import build_report
 from scoring.rules import ScoringRules
 from store.importing.runner import run_import
+from tests.files import write_csv
 from tests.scoring_fixture import write_fixture
 
 NOW = datetime(2026, 11, 20, 12, 0)
@@ -121,3 +122,26 @@ def test_not_yet_due_is_not_counted(engine: Engine, tmp_path: Path) -> None:
                                       now=NOW, with_trends=False))
     ding = next(u for u in report["units"] if u["unit"] == "丁局")
     assert (ding["dispatched"], ding["response_due"], ding["response_rate"]) == (1, 0, None)
+
+
+@pytest.mark.parametrize("ticket_no", ["A4", "B5", "G5", "C6", "D3"])
+def test_excluding_a_ticket_removes_it_from_every_denominator(
+        engine: Engine, tmp_path: Path, october: dict, ticket_no: str) -> None:
+    before = {name: u for name, u in october.items() if name != "_report"}
+    write_csv(tmp_path / "more.csv", [["工单编号", "剔除原因", "审批人"],
+                                      [ticket_no, "测试剔除", "质检"]])
+    assert run_import(engine, "exclusions", tmp_path / "more.csv", now=NOW).rejected == 0
+    after = {u["unit"]: u for u in report_dict(build_report(
+        engine, parse_period("2026-10"), rules=RULES, now=NOW, with_trends=False))["units"]}
+    denominators = ("dispatched", "response_due", "closed", "evaluated")
+    changed = {name for name in before for key in denominators
+               if after[name][key] != before[name][key]}
+    unit = {"A": "甲区", "B": "乙区", "G": "庚区", "C": "丙局", "D": "丁局"}[ticket_no[0]]
+    assert changed == {unit}  # only the ticket's own unit (甲区 rolls up no one else here)
+    for key in denominators:
+        assert after[unit][key] in (before[unit][key], before[unit][key] - 1)
+    assert after[unit]["dispatched"] == before[unit]["dispatched"] - 1
+    excluded = {e["ticket_no"] for e in report_dict(build_report(
+        engine, parse_period("2026-10"), rules=RULES, now=NOW,
+        with_trends=False))["excluded"]}
+    assert excluded == {"C5", ticket_no}
