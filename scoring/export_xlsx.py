@@ -33,7 +33,10 @@ DETAIL_COLUMNS = [
     ("双满意", "both_positive", None), ("单否", "one_negative", None),
     ("双否", "both_negative", None), ("工单得分", "score_total", "0.0"),
     ("综合得分", "composite", "0.00"), ("名次", "rank", None), ("牌", "card", None),
-    ("不排名原因", "unranked_reason", None)]
+    ("不排名原因", "unranked_reason", None),
+    ("响应率95%区间", "interval_response_rate", None),
+    ("解决率95%区间", "interval_resolution_rate", None),
+    ("满意率95%区间", "interval_satisfaction_rate", None)]
 CATEGORY_COLUMNS = [("诉求分类", "category", None), ("不满意或未解决", "negative", None),
                     ("不满意", "unsatisfied", None), ("未解决", "unresolved", None)]
 CARDS = {"red": "红牌", "yellow": "黄牌"}
@@ -64,10 +67,19 @@ def _sheet(book: Workbook, title: str, columns: Sequence[tuple[str, str, str | N
     sheet.freeze_panes = "A2"
 
 
+def _with_intervals(unit: dict[str, object]) -> dict[str, object]:
+    intervals: dict[str, list[float] | None] = unit["intervals"]  # type: ignore[assignment]
+    for name in ("response_rate", "resolution_rate", "satisfaction_rate"):
+        pair = intervals[name]
+        unit[f"interval_{name}"] = "-" if pair is None else \
+            f"{100 * pair[0]:.1f}%–{100 * pair[1]:.1f}%"
+    return unit
+
+
 def write_xlsx(report: Report, path: Path) -> None:
     book = Workbook()
     book.remove(book.active)
-    units = [unit_dict(u) for u in report.units]
+    units = [_with_intervals(unit_dict(u)) for u in report.units]
     for group in report.groups():
         _sheet(book, f"{group}排名", RANK_COLUMNS, [u for u in units if u["group"] == group])
     _sheet(book, "单位明细", DETAIL_COLUMNS, units)

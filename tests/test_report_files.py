@@ -71,6 +71,10 @@ def test_xlsx_sheets_headers_and_formats(report: Report, tmp_path: Path) -> None
     assert rows["庚区"][0] == 3 and rows["庚区"][9] == "红牌" and rows["甲区"][9] == "黄牌"
     assert ranking.cell(row=2, column=5).number_format == "0.0%"
     assert book["剔除工单"]["A2"].value == "C5"
+    detail = list(book["单位明细"].iter_rows(values_only=True))
+    column = detail[0].index("解决率95%区间")
+    yi = next(r for r in detail if r[0] == "乙区")
+    assert yi[column] == "37.6%–96.4%"  # Wilson for 4 of 5, worked by hand in test_scoring
     definitions = [r[0] for r in book["指标说明"].iter_rows(values_only=True)]
     assert "response_rate" in definitions and "min_sample" in definitions
 
