@@ -27,48 +27,58 @@ from tests.pgserver import PostgresServer, find_binaries
 OUT = Path(__file__).parent / "out"
 START = "2025-11-01 08:00:00"  # 12 months ending 2026-10-31
 
-# Per dialect: a series of N integers named i, and a uniform [0, 1) draw per row.
+# Per dialect: the integers 1..n as column i.
 SERIES = {
     "sqlite": "WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < :n) "
-              "SELECT i, (abs(random()) % 1000000) / 1000000.0 AS r1, "
-              "(abs(random()) % 1000000) / 1000000.0 AS r2 FROM s",
-    "postgresql": "SELECT i, random() AS r1, random() AS r2 FROM generate_series(1, :n) AS i",
+              "SELECT i FROM s",
+    "postgresql": "SELECT i FROM generate_series(1, :n) AS i",
 }
+# Timestamp plus minutes, written as SQLAlchemy writes timestamps on each dialect.
 ADD_MINUTES = {
-    "sqlite": "datetime({base}, '+' || CAST({minutes} AS INTEGER) || ' minutes')",
+    "sqlite": "(datetime({base}, '+' || CAST({minutes} AS INTEGER) || ' minutes') || '.000000')",
     "postgresql": "({base}::timestamp + make_interval(mins => CAST({minutes} AS INTEGER)))",
 }
 
 
 def synthesise(engine: Engine, n: int, units_csv: Path) -> None:
+    """One INSERT ... SELECT per table; spreads are pseudo-random functions of the series
+    number (64-bit arithmetic), so the same n gives the same store on both dialects."""
     dialect = engine.dialect.name
     add = ADD_MINUTES[dialect]
     run_import(engine, "units", units_csv, now=datetime(2026, 11, 20))
+    spread1 = "((CAST(i AS BIGINT) * 7919) % 1000) / 1000.0"
+    spread2 = "((CAST(i AS BIGINT) * 104729) % 1000) / 1000.0"
     received = add.format(base=f"'{START}'", minutes=f"(i * 525600.0 / {n})")
-    dispatched = add.format(base="received_at", minutes="30")
-    signed = add.format(base="dispatched_at", minutes="60 + r1 * 2400")
-    closed = add.format(base="signed_at", minutes="600 + r2 * 10000")
     with engine.begin() as conn:
         units = [r[0] for r in conn.execute(text("SELECT id FROM units ORDER BY id"))]
         unit_case = "CASE " + " ".join(f"WHEN i % {len(units)} = {k} THEN {u}"
                                        for k, u in enumerate(units)) + " END"
+        lifecycle = f"""
+            SELECT d.*, CASE WHEN signed_at IS NOT NULL AND i % 10 <> 1 THEN
+                            {add.format(base="signed_at", minutes=f"600 + {spread2} * 10000")}
+                        END AS closed_at
+            FROM (SELECT c.*, CASE WHEN i % 20 <> 0 THEN
+                                  {add.format(base="dispatched_at",
+                                              minutes=f"60 + {spread1} * 2400")}
+                              END AS signed_at
+                  FROM (SELECT b.*, {add.format(base="received_at", minutes="30")}
+                                    AS dispatched_at
+                        FROM (SELECT i, {received} AS received_at
+                              FROM ({SERIES[dialect]}) AS a) AS b) AS c) AS d"""
         conn.execute(text(f"""
             INSERT INTO tickets (id, ticket_no, unit_id, type, category, phone, phone_kind,
-                received_at, status, closure_count, created_at, updated_at)
+                received_at, dispatched_at, signed_at, closed_at, deadline_at, status,
+                closure_count, created_at, updated_at)
             SELECT i, 'S' || i, {unit_case}, 'complaint',
                    CASE WHEN i % 7 = 0 THEN '城建/电梯' ELSE '其他/咨询' END,
-                   '+86145' || (i % 100000000), 'mobile', {received}, 'received', 0,
-                   '2026-11-20 00:00:00', '2026-11-20 00:00:00'
-            FROM ({SERIES[dialect]}) AS g"""), {"n": n})
-        conn.execute(text(f"UPDATE tickets SET dispatched_at = {dispatched}"))
-        # Pseudo-random but reproducible spreads from the id.
-        signed = signed.replace("r1", "((id * 7919) % 1000) / 1000.0")
-        closed = closed.replace("r2", "((id * 104729) % 1000) / 1000.0")
-        conn.execute(text(f"UPDATE tickets SET signed_at = {signed} WHERE id % 20 <> 0"))
-        conn.execute(text(f"""UPDATE tickets SET closed_at = {closed},
-                              status = 'closed', closure_count = 1,
-                              deadline_at = {add.format(base='received_at', minutes='10080')}
-                              WHERE signed_at IS NOT NULL AND id % 10 <> 1"""))
+                   '+86145' || (i % 100000000), 'mobile', received_at, dispatched_at,
+                   signed_at, closed_at,
+                   {add.format(base="received_at", minutes="10080")},
+                   CASE WHEN closed_at IS NOT NULL THEN 'closed'
+                        WHEN signed_at IS NOT NULL THEN 'signed' ELSE 'dispatched' END,
+                   CASE WHEN closed_at IS NOT NULL THEN 1 ELSE 0 END,
+                   received_at, received_at
+            FROM ({lifecycle}) AS t"""), {"n": n})
         conn.execute(text("""
             INSERT INTO closures (ticket_id, seq, closed_at, reopened, created_at)
             SELECT id, 1, closed_at, false, created_at FROM tickets WHERE closed_at IS NOT NULL"""))

@@ -6,6 +6,7 @@ not run as root, so when we are root it runs as the `postgres` system user.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import glob
 import os
@@ -63,6 +64,7 @@ class PostgresServer:
     def start(self) -> None:
         if not self.datadir.exists():
             self.init()
+        atexit.register(self.cleanup)  # an interrupted run leaves no server behind
         log = self.log.open("ab")
         self.process = subprocess.Popen(
             [*self._run_as(), str(self.bindir / "postgres"), "-D", str(self.datadir),
