@@ -153,6 +153,6 @@ def db_summary(app: App) -> None:
 
 
 def main() -> None:
-    from console import demo, importcmd, reportcmd, samplecmd  # noqa: PLC0415, F401 - register
+    from console import demo, importcmd, promptscmd, reportcmd, samplecmd  # noqa: F401, PLC0415
 
     cli(prog_name="huifang")

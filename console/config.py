@@ -81,6 +81,18 @@ class ScoringSettings(_Section):
         return self
 
 
+class PromptSettings(_Section):
+    voice: str = "sit/cmn-latn-pinyin+f3"
+    rate: int = Field(default=175, ge=80, le=400)  # 3.6 syllables/s with pauses; see README
+    pitch: int = Field(default=50, ge=0, le=99)
+    timeout_s: float = Field(default=20.0, gt=0, le=300)
+    cache_dir: str = "var/prompts"
+    overrides_dir: str = ""  # WAV files named <prompt id>.wav replace the TTS
+    max_seconds: float = Field(default=20.0, gt=0)
+    summary_max_chars: int = Field(default=20, ge=4, le=200)
+    texts: dict[str, str] = Field(default_factory=dict)  # prompt id -> replacement text
+
+
 class LoggingSettings(_Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
@@ -92,6 +104,7 @@ class Settings(_Section):
     phone: PhoneSettings = PhoneSettings()
     imports: ImportSettings = Field(default=ImportSettings(), alias="import")
     scoring: ScoringSettings = ScoringSettings()
+    prompts: PromptSettings = PromptSettings()
     logging: LoggingSettings = LoggingSettings()
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)

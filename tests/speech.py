@@ -1,0 +1,68 @@
+"""PocketSphinx with the shared Mandarin 8 kHz model, for checking rendered prompts.
+
+Test support only: the product's recognisers live in ivr/ (a later issue).
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+MODEL = Path(os.environ.get("HUIFANG_SHARED", Path(__file__).parents[2] / "shared")) / \
+    "models/pocketsphinx-zh-8k/model"
+
+
+@lru_cache(maxsize=1)
+def dictionary() -> frozenset[str]:
+    lines = (MODEL / "lm/zh_CN/mandarin_notone.dic").read_text(encoding="utf-8").splitlines()
+    return frozenset(line.partition("\t")[0] for line in lines)
+
+
+def segment(text: str) -> list[str]:
+    """Greedy longest match against the model's dictionary (words of up to 4 characters)."""
+    words, i, known = [], 0, dictionary()
+    text = re.sub(r"[，。？！\s]", "", text)
+    while i < len(text):
+        for n in (4, 3, 2, 1):
+            if text[i:i + n] in known:
+                words.append(text[i:i + n])
+                i += n
+                break
+        else:
+            raise KeyError(f"{text[i]!r} is not in the model's dictionary")
+    return words
+
+
+class SentenceRecogniser:
+    """Decodes 8 kHz PCM against a grammar of whole sentences; returns the nearest one."""
+
+    def __init__(self, sentences: dict[str, str]) -> None:
+        from pocketsphinx import Decoder
+
+        self.words = {key: segment(text) for key, text in sentences.items()}
+        alternatives = " | ".join(f"( {' '.join(w)} )" for w in self.words.values())
+        self.decoder = Decoder(hmm=str(MODEL / "hmm/zh/tdt_sc_8k"),
+                               dict=str(MODEL / "lm/zh_CN/mandarin_notone.dic"),
+                               samprate=8000, lm=None, loglevel="FATAL")
+        self.decoder.add_jsgf_string("s", f"#JSGF V1.0;\ngrammar s;\npublic <s> = "
+                                          f"{alternatives};\n")
+        self.decoder.activate_search("s")
+
+    def recognise(self, pcm: np.ndarray) -> tuple[str, str, float]:
+        """(nearest sentence key, what was heard, similarity of the two)."""
+        d = self.decoder
+        d.start_utt()
+        d.process_raw(pcm.astype("<i2").tobytes(), False, False)
+        # The best path so far: the full-sentence grammar's final state is often not
+        # reached on synthetic speech, but the path up to the end is what was heard.
+        heard = d.hyp().hypstr.replace(" ", "") if d.hyp() else ""
+        d.end_utt()
+        scores = {key: difflib.SequenceMatcher(None, heard, "".join(w)).ratio()
+                  for key, w in self.words.items()}
+        best = max(scores, key=lambda k: scores[k])
+        return best, heard, scores[best]
