@@ -37,6 +37,7 @@ test: system-deps venv lint typecheck
 bench: system-deps venv
 	$(BIN)/python -m bench
 	$(BIN)/python -m bench.report_bench
+	$(BIN)/python -m bench.prompts_bench
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

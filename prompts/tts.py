@@ -74,12 +74,14 @@ def _wait_complete(path: str, deadline: float) -> bool:
     return False
 
 
-def _worker(conn: Connection) -> None:  # pragma: no cover - runs in the child process
+def _worker(conn: Connection, nice: int = 0) -> None:  # pragma: no cover - child process
     import sys  # noqa: PLC0415
 
     import pyttsx3  # noqa: PLC0415 - only the child loads the engine
 
     sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - pyttsx3 prints "Audio saved to"
+    if nice:
+        os.nice(nice)  # background rendering yields the CPU to live calls
     engine = pyttsx3.init("espeak")
     while True:
         request = conn.recv()
@@ -105,9 +107,9 @@ def _worker(conn: Connection) -> None:  # pragma: no cover - runs in the child p
 class EspeakWorker:
     """One child process rendering one text at a time; replaced after a failure."""
 
-    def __init__(self, timeout_s: float = 20.0, target: Callable[[Connection], None] | None = None
-                 ) -> None:
-        self.timeout_s = timeout_s
+    def __init__(self, timeout_s: float = 20.0,
+                 target: Callable[[Connection], None] | None = None, nice: int = 0) -> None:
+        self.timeout_s, self.nice = timeout_s, nice
         self.version = engine_version()
         self._target = target or _worker  # tests pass a worker that hangs or dies
         self._process: mp.process.BaseProcess | None = None
@@ -116,7 +118,8 @@ class EspeakWorker:
     def _start(self) -> None:
         ctx = mp.get_context("spawn")
         parent, child = ctx.Pipe()
-        self._process = ctx.Process(target=self._target, args=(child,), daemon=True,
+        args = (child, self.nice) if self._target is _worker else (child,)
+        self._process = ctx.Process(target=self._target, args=args, daemon=True,
                                     name="huifang-tts")
         self._process.start()
         self._conn = parent

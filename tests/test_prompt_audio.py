@@ -175,3 +175,20 @@ def test_prompts_commands(tmp_path: Path) -> None:
                                            encoding="utf-8")
     bad = run("check")
     assert bad.returncode == 1 and "thanks: unknown field {name}" in bad.stdout
+
+
+def test_render_many_reports_each_failure_and_keeps_the_rest(tmp_path: Path) -> None:
+    need(shutil.which("espeak-ng") is not None, "espeak-ng not installed")
+    from prompts.batch import render_many
+
+    def make() -> PromptRenderer:
+        return PromptRenderer(load_catalog(), PromptCache(tmp_path), EspeakWorker(nice=5),
+                              Voice(), hotline="12345热线", city="示例市")
+
+    good = {"date": "昨天", "summary": "路灯不亮", "unit": "", "count": "一", "ordinal": "一"}
+    jobs = [(f"j{i}", "greeting", {**good, "summary": f"路灯不亮第{i}盏"}) for i in range(6)]
+    jobs.append(("bad", "greeting", {"summary": "路灯"}))  # no date
+    result = render_many(make, jobs, workers=2)
+    assert sorted(result.rendered) == [f"j{i}" for i in range(6)]
+    assert list(result.failed) == ["bad"] and "field {date}" in result.failed["bad"]
+    assert len({r.audio.key for r in result.rendered.values()}) == 6
