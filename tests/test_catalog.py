@@ -20,6 +20,12 @@ def test_greeting_names_the_date_and_subject() -> None:
     assert "您在十一月三日反映的关于小区加装电梯的问题" in text
 
 
+def test_multi_ticket_variant() -> None:
+    catalog = load_catalog()
+    assert "您有两件诉求已经办结" in catalog["greeting_multi"].text(TICKET)
+    assert catalog["ticket_intro"].text({**TICKET, "ordinal": "二"}).startswith("第二件")
+
+
 def test_fixed_and_per_ticket_prompts() -> None:
     catalog = load_catalog()
     assert catalog["ask_satisfied"].fixed and catalog["thanks"].fixed
