@@ -10,7 +10,7 @@ from ivr.intents import Intent, Policy, Question
 from ivr.understand import understand, understand_keys
 
 R, S = Question.RESOLVED, Question.SATISFIED
-I = Intent
+A = Intent  # short names keep the tables readable
 
 # Core phrasings per intent, as citizens say them.
 SATISFIED = ["满意", "挺满意", "很满意", "非常满意", "特别满意", "十分满意", "蛮满意", "满意的",
@@ -39,17 +39,17 @@ def variants(phrases: list[str]) -> list[str]:
 
 
 TABLE = (
-    [(t, S, I.SATISFIED) for t in variants(SATISFIED)]
-    + [(t, S, I.BASIC_SATISFIED) for t in variants(BASIC)]
-    + [(t, S, I.UNSATISFIED) for t in variants(UNSATISFIED)]
-    + [(t, S, I.BASIC_SATISFIED) for t in variants(HEDGES)]
-    + [(t, R, I.RESOLVED) for t in variants(RESOLVED)]
-    + [(t, R, I.UNRESOLVED) for t in variants(UNRESOLVED)]
-    + [(t, R, I.UNRESOLVED) for t in variants(PARTLY)]
-    + [(t, q, I.WRONG_PERSON) for t in variants(WRONG) for q in (R, S)]
-    + [(t, q, I.CALL_LATER) for t in variants(LATER) for q in (R, S)]
-    + [(t, q, I.REPEAT) for t in variants(REPEAT) for q in (R, S)]
-    + [(t, q, I.NOT_SURE) for t in variants(NOT_SURE) for q in (R, S)]
+    [(t, S, A.SATISFIED) for t in variants(SATISFIED)]
+    + [(t, S, A.BASIC_SATISFIED) for t in variants(BASIC)]
+    + [(t, S, A.UNSATISFIED) for t in variants(UNSATISFIED)]
+    + [(t, S, A.BASIC_SATISFIED) for t in variants(HEDGES)]
+    + [(t, R, A.RESOLVED) for t in variants(RESOLVED)]
+    + [(t, R, A.UNRESOLVED) for t in variants(UNRESOLVED)]
+    + [(t, R, A.UNRESOLVED) for t in variants(PARTLY)]
+    + [(t, q, A.WRONG_PERSON) for t in variants(WRONG) for q in (R, S)]
+    + [(t, q, A.CALL_LATER) for t in variants(LATER) for q in (R, S)]
+    + [(t, q, A.REPEAT) for t in variants(REPEAT) for q in (R, S)]
+    + [(t, q, A.NOT_SURE) for t in variants(NOT_SURE) for q in (R, S)]
 )
 
 
@@ -63,11 +63,11 @@ def test_table(text: str, question: Question, intent: Intent) -> None:
 
 
 @pytest.mark.parametrize(("text", "question", "intent", "also"), [
-    ("解决了，挺满意的", R, I.RESOLVED, (I.SATISFIED,)),
-    ("解决了，挺满意的", S, I.SATISFIED, (I.RESOLVED,)),
-    ("没解决，不满意", S, I.UNSATISFIED, (I.UNRESOLVED,)),
-    ("问题是解决了，但是不太满意", S, I.UNSATISFIED, (I.RESOLVED,)),
-    ("还没有解决，一般吧", R, I.UNRESOLVED, (I.BASIC_SATISFIED,)),
+    ("解决了，挺满意的", R, A.RESOLVED, (A.SATISFIED,)),
+    ("解决了，挺满意的", S, A.SATISFIED, (A.RESOLVED,)),
+    ("没解决，不满意", S, A.UNSATISFIED, (A.UNRESOLVED,)),
+    ("问题是解决了，但是不太满意", S, A.UNSATISFIED, (A.RESOLVED,)),
+    ("还没有解决，一般吧", R, A.UNRESOLVED, (A.BASIC_SATISFIED,)),
 ])
 def test_both_answers_in_one_breath(text: str, question: Question, intent: Intent,
                                     also: tuple[Intent, ...]) -> None:
@@ -77,21 +77,21 @@ def test_both_answers_in_one_breath(text: str, question: Question, intent: Inten
 
 @pytest.mark.parametrize(("text", "question", "intent"), [
     # bare yes / no answer the question as asked, with less confidence
-    ("是", R, I.RESOLVED), ("是的", R, I.RESOLVED), ("对", R, I.RESOLVED),
-    ("嗯", R, I.RESOLVED), ("没有", R, I.UNRESOLVED), ("不是", R, I.UNRESOLVED),
-    ("是的", S, I.SATISFIED), ("没有", S, I.UNSATISFIED), ("不对", S, I.UNSATISFIED),
+    ("是", R, A.RESOLVED), ("是的", R, A.RESOLVED), ("对", R, A.RESOLVED),
+    ("嗯", R, A.RESOLVED), ("没有", R, A.UNRESOLVED), ("不是", R, A.UNRESOLVED),
+    ("是的", S, A.SATISFIED), ("没有", S, A.UNSATISFIED), ("不对", S, A.UNSATISFIED),
     # vosk puts spaces between words
-    ("不 满意", S, I.UNSATISFIED), ("还 没有 解决", R, I.UNRESOLVED),
-    ("基本 满意", S, I.BASIC_SATISFIED), ("挺 满意 的", S, I.SATISFIED),
+    ("不 满意", S, A.UNSATISFIED), ("还 没有 解决", R, A.UNRESOLVED),
+    ("基本 满意", S, A.BASIC_SATISFIED), ("挺 满意 的", S, A.SATISFIED),
     # corrections: the answer after the correction counts
-    ("满意，不对，不满意", S, I.UNSATISFIED), ("不满意，说错了，满意", S, I.SATISFIED),
+    ("满意，不对，不满意", S, A.UNSATISFIED), ("不满意，说错了，满意", S, A.SATISFIED),
     # two different answers without a correction: doubt
-    ("满意不满意", S, I.UNCLEAR), ("解决了没解决", R, I.UNCLEAR),
+    ("满意不满意", S, A.UNCLEAR), ("解决了没解决", R, A.UNCLEAR),
     # off-script, silence, noise words
-    ("甚至出现交易几乎停滞的情况", S, I.UNCLEAR), ("换一首歌", R, I.UNCLEAR),
-    ("", S, I.UNCLEAR), ("  ", R, I.UNCLEAR), ("啊", S, I.UNCLEAR), ("喂喂", R, I.UNCLEAR),
+    ("甚至出现交易几乎停滞的情况", S, A.UNCLEAR), ("换一首歌", R, A.UNCLEAR),
+    ("", S, A.UNCLEAR), ("  ", R, A.UNCLEAR), ("啊", S, A.UNCLEAR), ("喂喂", R, A.UNCLEAR),
     # an answer to the other question only does not answer this one
-    ("挺满意的", R, I.UNCLEAR), ("解决了", S, I.UNCLEAR),
+    ("挺满意的", R, A.UNCLEAR), ("解决了", S, A.UNCLEAR),
 ])
 def test_special_cases(text: str, question: Question, intent: Intent) -> None:
     assert understand(text, question).intent is intent
@@ -106,18 +106,18 @@ def test_confidence_orders_keys_phrases_yes_no_and_hedges() -> None:
 
 
 def test_policy_maps_the_ambiguous_phrasings() -> None:
-    strict = Policy(hedge=I.UNSATISFIED, partly_resolved=I.RESOLVED,
-                    basically_resolved=I.UNRESOLVED)
-    assert understand("一般", S, strict).intent is I.UNSATISFIED
-    assert understand("解决了一部分", R, strict).intent is I.RESOLVED
-    assert understand("基本解决了", R, strict).intent is I.UNRESOLVED
-    assert understand("一般", S).intent is I.BASIC_SATISFIED
+    strict = Policy(hedge=A.UNSATISFIED, partly_resolved=A.RESOLVED,
+                    basically_resolved=A.UNRESOLVED)
+    assert understand("一般", S, strict).intent is A.UNSATISFIED
+    assert understand("解决了一部分", R, strict).intent is A.RESOLVED
+    assert understand("基本解决了", R, strict).intent is A.UNRESOLVED
+    assert understand("一般", S).intent is A.BASIC_SATISFIED
 
 
 @pytest.mark.parametrize(("digits", "question", "intent"), [
-    ("1", R, I.RESOLVED), ("2", R, I.UNRESOLVED), ("3", R, I.UNCLEAR),
-    ("1", S, I.SATISFIED), ("2", S, I.BASIC_SATISFIED), ("3", S, I.UNSATISFIED),
-    ("4", S, I.UNCLEAR), ("#", S, I.UNCLEAR), ("*", R, I.REPEAT), ("*", S, I.REPEAT),
+    ("1", R, A.RESOLVED), ("2", R, A.UNRESOLVED), ("3", R, A.UNCLEAR),
+    ("1", S, A.SATISFIED), ("2", S, A.BASIC_SATISFIED), ("3", S, A.UNSATISFIED),
+    ("4", S, A.UNCLEAR), ("#", S, A.UNCLEAR), ("*", R, A.REPEAT), ("*", S, A.REPEAT),
 ])
 def test_keys(digits: str, question: Question, intent: Intent) -> None:
     assert understand_keys(digits, question).intent is intent
