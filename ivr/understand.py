@@ -179,3 +179,32 @@ def _answers(matches: list[tuple[int, str, str]], question: Question, policy: Po
 _ANSWER_MEANINGS = {str(i) for i in (Intent.RESOLVED, Intent.UNRESOLVED, Intent.SATISFIED,
                                      Intent.BASIC_SATISFIED, Intent.UNSATISFIED)} | {
     YES, NO, HEDGE, PARTLY, BASICALLY}
+
+
+CONTESTED_CONFIDENCE = 0.3
+OPPOSITES = {
+    Intent.SATISFIED: {Intent.UNSATISFIED}, Intent.BASIC_SATISFIED: {Intent.UNSATISFIED},
+    Intent.UNSATISFIED: {Intent.SATISFIED, Intent.BASIC_SATISFIED},
+    Intent.RESOLVED: {Intent.UNRESOLVED}, Intent.UNRESOLVED: {Intent.RESOLVED},
+}
+
+
+def understand_hypotheses(best: str, recogniser_confidence: float,
+                          alternatives: tuple[tuple[str, float], ...], question: Question,
+                          margin: float = 0.05, policy: Policy = DEFAULT_POLICY
+                          ) -> Understanding:
+    """Understand a recogniser's best hypothesis, in doubt when a near alternative means
+    the opposite answer (很满意 against 很不满意 a hair apart): then the confidence drops
+    below acceptance so that the flow asks again instead of recording a swap."""
+    result = understand(best, question, policy)
+    confidence = min(result.confidence, recogniser_confidence)
+    if alternatives:
+        top = alternatives[0][1]
+        for text, score in alternatives[1:]:
+            if top - score > margin:
+                break
+            rival = understand(text, question, policy).intent
+            if rival in OPPOSITES.get(result.intent, set()):
+                return Understanding(result.intent, min(confidence, CONTESTED_CONFIDENCE),
+                                     result.also, f"{result.evidence} contested by {text}")
+    return Understanding(result.intent, confidence, result.also, result.evidence)

@@ -7,34 +7,21 @@ from __future__ import annotations
 
 import difflib
 import os
-import re
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
+
+from ivr.sphinx import dictionary_words
+from ivr.sphinx import segment as sphinx_segment
 
 MODEL = Path(os.environ.get("HUIFANG_SHARED", Path(__file__).parents[2] / "shared")) / \
     "models/pocketsphinx-zh-8k/model"
 
 
-@lru_cache(maxsize=1)
-def dictionary() -> frozenset[str]:
-    lines = (MODEL / "lm/zh_CN/mandarin_notone.dic").read_text(encoding="utf-8").splitlines()
-    return frozenset(line.partition("\t")[0] for line in lines)
-
-
 def segment(text: str) -> list[str]:
-    """Greedy longest match against the model's dictionary (words of up to 4 characters)."""
-    words, i, known = [], 0, dictionary()
-    text = re.sub(r"[，。？！\s]", "", text)
-    while i < len(text):
-        for n in (4, 3, 2, 1):
-            if text[i:i + n] in known:
-                words.append(text[i:i + n])
-                i += n
-                break
-        else:
-            raise KeyError(f"{text[i]!r} is not in the model's dictionary")
+    words = sphinx_segment(text, dictionary_words(MODEL / "lm/zh_CN/mandarin_notone.dic"))
+    if words is None:
+        raise KeyError(f"{text!r} has a character that is not in the model's dictionary")
     return words
 
 
