@@ -110,9 +110,6 @@ class Settings(_Section):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
-SECRET_KEYS = ("database.url",)
-
-
 def _error_text(error: ValidationError, source: str) -> str:
     lines = []
     for item in error.errors():

@@ -84,5 +84,5 @@ def prompts_say(app: App, text: str, path: Path) -> None:
         fail(str(exc))
     finally:
         r.worker.close()
-    write_wav(path, PromptCache(r.cache.root).load(said.audio))
+    write_wav(path, r.cache.load(said.audio))
     out.print(f"{said.text} → {path} ({said.audio.seconds:.1f} s)", highlight=False)

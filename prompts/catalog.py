@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from prompts.normalize import SpeechTextError, normalize
+from prompts.normalize import SpeechTextError, normalize, syllables
 
 CATALOG = Path(__file__).parent / "catalog.toml"
 FIELDS = frozenset({"hotline", "city", "date", "summary", "unit", "count", "ordinal"})
@@ -94,9 +94,8 @@ class Catalog:
 
 
 def estimate_seconds(text: str) -> float:
-    syllables = sum(1 for ch in text if "\u4e00" <= ch <= "\u9fff")
     pauses = sum(1 for ch in text if ch in "，。")
-    return syllables * SECONDS_PER_SYLLABLE + pauses * 0.25
+    return syllables(text) * SECONDS_PER_SYLLABLE + pauses * 0.25
 
 
 def load_catalog(overrides: Mapping[str, str] | None = None,

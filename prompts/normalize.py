@@ -35,6 +35,11 @@ class SpeechTextError(ValueError):
     """The text cannot be spoken (it normalises to nothing)."""
 
 
+def syllables(text: str) -> int:
+    """Mandarin syllables in spoken text: one per Chinese character."""
+    return len(_CJK.findall(text))
+
+
 def read_digits(text: str) -> str:
     """Each digit on its own, 1 as 幺: ticket numbers, phone numbers, codes."""
     return "".join(DIGITS.get(ch, ch) for ch in text)

@@ -16,7 +16,14 @@ from pathlib import Path
 from prompts.audio import AudioError, read_wav, to_telephone
 from prompts.cache import CachedAudio, PromptCache, cache_key
 from prompts.catalog import Catalog, PromptError
-from prompts.normalize import SpeechTextError, normalize, read_count, read_date, shorten
+from prompts.normalize import (
+    SpeechTextError,
+    normalize,
+    read_count,
+    read_date,
+    shorten,
+    syllables,
+)
 from prompts.tts import EspeakWorker, TtsError, Voice
 
 log = logging.getLogger(__name__)
@@ -80,10 +87,10 @@ class PromptRenderer:
         samples, rate = self.worker.render(text, v)
         pcm = to_telephone(samples, rate)
         seconds = len(pcm) / 8000
-        syllables = max(1, sum(1 for ch in text if "\u4e00" <= ch <= "\u9fff"))
+        count = max(1, syllables(text))
         low, high = SECONDS_PER_SYLLABLE
-        if not low * syllables <= seconds <= high * syllables + 1.0:
-            raise TtsError(f"{seconds:.1f} s of audio for {syllables} syllables: "
+        if not low * count <= seconds <= high * count + 1.0:
+            raise TtsError(f"{seconds:.1f} s of audio for {count} syllables: "
                            "not Mandarin at a usable rate (is the voice cmn-latn-pinyin?)")
         log.info("rendered prompt %s (%.1f s)", prompt_id, seconds)
         return RenderedPrompt(prompt_id, text, self.cache.put(key, pcm), "tts")

@@ -108,7 +108,8 @@ class EspeakWorker:
     """One child process rendering one text at a time; replaced after a failure."""
 
     def __init__(self, timeout_s: float = 20.0,
-                 target: Callable[[Connection], None] | None = None, nice: int = 0) -> None:
+                 target: Callable[[Connection, int], None] | None = None, nice: int = 0
+                 ) -> None:
         self.timeout_s, self.nice = timeout_s, nice
         self.version = engine_version()
         self._target = target or _worker  # tests pass a worker that hangs or dies
@@ -118,8 +119,7 @@ class EspeakWorker:
     def _start(self) -> None:
         ctx = mp.get_context("spawn")
         parent, child = ctx.Pipe()
-        args = (child, self.nice) if self._target is _worker else (child,)
-        self._process = ctx.Process(target=self._target, args=args, daemon=True,
+        self._process = ctx.Process(target=self._target, args=(child, self.nice), daemon=True,
                                     name="huifang-tts")
         self._process.start()
         self._conn = parent

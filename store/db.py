@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -60,10 +61,6 @@ def make_engine(url: str, *, busy_timeout_ms: int = 5000, echo: bool = False) ->
     return create_engine(parsed, echo=echo, pool_pre_ping=True)
 
 
-def is_sqlite(engine: Engine) -> bool:
-    return engine.dialect.name == "sqlite"
-
-
 def describe_db_error(error: exc.DBAPIError | exc.SQLAlchemyError, url: str) -> str:
     """One sentence for a database failure: what went wrong and where."""
     text = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
@@ -81,16 +78,21 @@ def describe_db_error(error: exc.DBAPIError | exc.SQLAlchemyError, url: str) -> 
     return f"database error on {where}: {text}"
 
 
-def alembic_config(engine: Engine) -> Config:
+def alembic_config(engine: Engine | None = None) -> Config:
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
-    cfg.attributes["engine"] = engine
+    if engine is not None:  # only migrations themselves need one (env.py)
+        cfg.attributes["engine"] = engine
     return cfg
 
 
+@lru_cache(maxsize=1)
+def _scripts() -> ScriptDirectory:
+    return ScriptDirectory.from_config(alembic_config())
+
+
 def head_revision() -> str:
-    script = ScriptDirectory.from_config(alembic_config(create_engine("sqlite://")))
-    head = script.get_current_head()
+    head = _scripts().get_current_head()
     assert head is not None
     return head
 
@@ -119,8 +121,7 @@ def check_schema(engine: Engine) -> None:
         raise SchemaMismatch(
             f"the database {url} has no huifang schema; run `huifang db upgrade` to create it"
         )
-    known = {rev.revision for rev in ScriptDirectory.from_config(
-        alembic_config(engine)).walk_revisions()}
+    known = {rev.revision for rev in _scripts().walk_revisions()}
     if current not in known:
         raise SchemaMismatch(
             f"the database {url} is at schema {current}, newer than this code ({head}); "

@@ -79,14 +79,6 @@ TICKET_TYPE_LABELS: dict[TicketType, str] = {
     TicketType.OTHER: "其他",
 }
 
-UNIT_KIND_LABELS: dict[UnitKind, str] = {
-    UnitKind.DISTRICT: "区县",
-    UnitKind.STREET: "街道",
-    UnitKind.COMMUNITY: "社区",
-    UnitKind.BUREAU: "部门",
-    UnitKind.OTHER: "其他",
-}
-
 RESOLVED_LABELS: dict[Resolved, str] = {
     Resolved.YES: "已解决",
     Resolved.NO: "未解决",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Connection, Engine, func, select
 
 from store.models import Closure, Evaluation, Exclusion, ImportBatch, Ticket, Unit
 
@@ -26,23 +26,22 @@ class StoreSummary:
     imports: list[tuple[int, str, str, str, int, int]] = field(default_factory=list)
 
 
-def _counts(engine: Engine, column: object) -> dict[str, int]:
-    with engine.connect() as conn:
-        rows = conn.execute(select(column, func.count()).group_by(column))  # type: ignore[call-overload]
-        return {str(key): int(n) for key, n in rows}
+def _counts(conn: Connection, column: object) -> dict[str, int]:
+    rows = conn.execute(select(column, func.count()).group_by(column))  # type: ignore[call-overload]
+    return {str(key): int(n) for key, n in rows}
 
 
 def summarize(engine: Engine) -> StoreSummary:
     s = StoreSummary()
-    s.units_by_group = {("(不参与排名)" if k == "None" else k): v
-                        for k, v in _counts(engine, Unit.ranking_group).items()}
-    s.tickets_by_status = _counts(engine, Ticket.status)
-    s.tickets_by_type = _counts(engine, Ticket.type)
-    s.tickets = sum(s.tickets_by_status.values())
-    s.evaluations_by_source = _counts(engine, Evaluation.source)
-    s.resolved = _counts(engine, Evaluation.resolved)
-    s.satisfaction = _counts(engine, Evaluation.satisfaction)
     with engine.connect() as conn:
+        s.units_by_group = {("(不参与排名)" if k == "None" else k): v
+                            for k, v in _counts(conn, Unit.ranking_group).items()}
+        s.tickets_by_status = _counts(conn, Ticket.status)
+        s.tickets_by_type = _counts(conn, Ticket.type)
+        s.tickets = sum(s.tickets_by_status.values())
+        s.evaluations_by_source = _counts(conn, Evaluation.source)
+        s.resolved = _counts(conn, Evaluation.resolved)
+        s.satisfaction = _counts(conn, Evaluation.satisfaction)
         s.closures = conn.execute(select(func.count()).select_from(Closure)).scalar_one()
         s.reopened_closures = conn.execute(
             select(func.count()).select_from(Closure).where(Closure.reopened)).scalar_one()

@@ -41,11 +41,3 @@ def add_workdays(start: datetime, days: int) -> datetime:
             remaining -= 1
     return datetime.combine(current, start.time())
 
-
-def workdays_between(start: datetime, end: datetime) -> int:
-    """Working days strictly after start's day up to and including end's day."""
-    count, current = 0, start.date()
-    while current < end.date():
-        current += timedelta(days=1)
-        count += is_workday(current)
-    return count

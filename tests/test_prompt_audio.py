@@ -24,12 +24,12 @@ from tests.conftest import need
 from tests.speech import MODEL, SentenceRecogniser
 
 
-def hang(conn: Connection) -> None:  # a TTS engine that never answers
+def hang(conn: Connection, nice: int = 0) -> None:  # a TTS engine that never answers
     conn.recv()
     threading.Event().wait()  # blocks for ever
 
 
-def die(conn: Connection) -> None:  # a TTS engine that crashes on the first text
+def die(conn: Connection, nice: int = 0) -> None:  # a TTS engine that crashes at once
     conn.recv()
     os._exit(3)
 

@@ -61,13 +61,6 @@ EXCLUSION_COLUMNS = (
     _c("approved_at", "审批时间", "剔除时间"),
 )
 
-COLUMNS_BY_KIND: dict[str, tuple[Column, ...]] = {
-    "units": UNIT_COLUMNS,
-    "tickets": TICKET_COLUMNS,
-    "evaluations": EVALUATION_COLUMNS,
-    "exclusions": EXCLUSION_COLUMNS,
-}
-
 _SPACES = re.compile(r"[\s\u3000\ufeff*＊:：]+")
 
 

@@ -61,7 +61,6 @@ def detect_encoding(sample: bytes) -> str:
 class Reader:
     """Base of the readers: headers, mapping, progress."""
 
-    kind_label = "file"
     encoding: str | None = None
 
     def __init__(self, path: Path, columns: tuple[Column, ...]) -> None:
@@ -95,7 +94,6 @@ class Reader:
 
 
 class CsvReader(Reader):
-    kind_label = "CSV"
 
     def __init__(self, path: Path, columns: tuple[Column, ...], encoding: str | None) -> None:
         super().__init__(path, columns)
@@ -164,18 +162,14 @@ def _sniff_dialect(sample: bytes) -> type[csv.Dialect]:
 
 
 class XlsxReader(Reader):
-    kind_label = "XLSX"
 
     def __init__(self, path: Path, columns: tuple[Column, ...], sheet: str | None) -> None:
         super().__init__(path, columns)
         import openpyxl  # noqa: PLC0415 - heavy import only for spreadsheets
-        from openpyxl.utils.exceptions import InvalidFileException  # noqa: PLC0415
 
         try:
             self._book = openpyxl.load_workbook(path, read_only=True, data_only=True)
-        except (InvalidFileException, KeyError, OSError, ValueError) as exc:
-            raise FileFormatError(f"not a readable XLSX workbook: {exc}") from exc
-        except Exception as exc:  # zipfile.BadZipFile and friends
+        except Exception as exc:  # openpyxl raises zipfile, XML, key and value errors alike
             raise FileFormatError(f"not a readable XLSX workbook: {exc}") from exc
         if sheet is not None and sheet not in self._book.sheetnames:
             raise FileFormatError(f"no sheet {sheet!r}; sheets are {self._book.sheetnames}")
@@ -209,7 +203,6 @@ class XlsxReader(Reader):
 class JsonLinesReader(Reader):
     """One JSON object per line. Keys are matched to columns like CSV headers, per line."""
 
-    kind_label = "JSON Lines"
 
     def __init__(self, path: Path, columns: tuple[Column, ...]) -> None:
         super().__init__(path, columns)
