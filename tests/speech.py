@@ -6,20 +6,30 @@ Test support only: the product's recognisers live in ivr/ (a later issue).
 from __future__ import annotations
 
 import difflib
+import functools
+import io
 import os
+import subprocess
+import wave
 from pathlib import Path
 
 import numpy as np
+import soxr
 
-from ivr.sphinx import dictionary_words
+from ivr.sphinx import read_dictionary
 from ivr.sphinx import segment as sphinx_segment
 
 MODEL = Path(os.environ.get("HUIFANG_SHARED", Path(__file__).parents[2] / "shared")) / \
     "models/pocketsphinx-zh-8k/model"
 
 
+@functools.cache
+def dictionary() -> dict[str, str]:
+    return read_dictionary(MODEL / "lm/zh_CN/mandarin_notone.dic")
+
+
 def segment(text: str) -> list[str]:
-    words = sphinx_segment(text, dictionary_words(MODEL / "lm/zh_CN/mandarin_notone.dic"))
+    words = sphinx_segment(text, dictionary())
     if words is None:
         raise KeyError(f"{text!r} has a character that is not in the model's dictionary")
     return words
@@ -53,3 +63,15 @@ class SentenceRecogniser:
                   for key, w in self.words.items()}
         best = max(scores, key=lambda k: scores[k])
         return best, heard, scores[best]
+
+
+def espeak(text: str, voice: str, speed: int = 150, pad_s: float = 0.5) -> bytes:
+    """8 kHz 16-bit PCM of espeak-ng speaking text, with silence either side."""
+    out = subprocess.run(["espeak-ng", "-v", voice, "-s", str(speed), "--stdout", text],
+                         capture_output=True, check=True, timeout=60).stdout
+    with wave.open(io.BytesIO(out)) as w:
+        samples = np.frombuffer(w.readframes(w.getnframes()), "<i2")
+        rate = w.getframerate()
+    pcm = soxr.resample(samples, rate, 8000).astype("<i2")
+    pad = np.zeros(int(8000 * pad_s), "<i2")
+    return bytes(np.concatenate([pad, pcm, pad]).tobytes())

@@ -4,13 +4,15 @@ the shared real Mandarin clips and unrelated sentences rejected, garbage handled
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
 
 import numpy as np
 import pytest
 
 from ivr.intents import Intent, Question
-from ivr.sphinx import SphinxRecogniser
-from ivr.understand import PHRASES, understand, understand_hypotheses
+from ivr.recognition import Grammar, Hypothesis, RecognitionError, grammar_for
+from ivr.sphinx import SphinxEngine, SphinxRecogniser
+from ivr.understand import understand, understand_hypotheses
 from prompts.audio import read_wav, to_telephone
 from prompts.cache import PromptCache
 from prompts.catalog import load_catalog
@@ -40,16 +42,25 @@ def clips(tmp_path_factory: pytest.TempPathFactory) -> dict[str, np.ndarray]:
 
 
 @pytest.fixture(scope="module")
-def recogniser() -> SphinxRecogniser:
+def engine() -> SphinxEngine:
     need(MODEL.exists(), f"shared Mandarin model missing at {MODEL}")
-    return SphinxRecogniser(MODEL, [p for p, _ in PHRASES])
+    return SphinxEngine(MODEL)
 
 
-def decode(recogniser: SphinxRecogniser, pcm: np.ndarray, chunk: int = 320):
-    recogniser.start()
+@pytest.fixture
+def recogniser(engine: SphinxEngine) -> Iterator[SphinxRecogniser]:
+    r = engine.recogniser(grammar_for(Question.SATISFIED))
+    yield r
+    r.close()
+
+
+def decode(recogniser: SphinxRecogniser, pcm: np.ndarray, chunk: int = 320,
+           partials: list[Hypothesis] | None = None) -> Hypothesis:
     data = pcm.astype("<i2").tobytes()
     for i in range(0, len(data), chunk):
-        recogniser.feed(data[i:i + chunk])  # streamed as RTP would deliver it
+        partial = recogniser.feed(data[i:i + chunk])  # streamed as RTP would deliver it
+        if partial is not None and partials is not None:
+            partials.append(partial)
     return recogniser.finish()
 
 
@@ -95,10 +106,45 @@ def test_off_script_speech_is_rejected(recogniser: SphinxRecogniser,
 
 def test_silence_garbage_and_empty_streams_fail_cleanly(recogniser: SphinxRecogniser) -> None:
     assert decode(recogniser, np.zeros(16000, dtype=np.int16)).text == ""
-    recogniser.start()
     recogniser.feed(b"\x01\x02\x03")  # odd bytes: the last one waits for more
     recogniser.feed(bytes(range(256)) * 50)
     assert recogniser.finish().text == ""
-    recogniser.start()
     empty = recogniser.finish()  # nothing fed at all
     assert (empty.text, empty.confidence, empty.coverage) == ("", 0.0, 0.0)
+    with pytest.raises(TypeError, match="bytes of 8 kHz"):
+        recogniser.feed("满意")  # type: ignore[arg-type]
+    recogniser.close()
+    with pytest.raises(RecognitionError, match="after close"):
+        recogniser.feed(b"\x00" * 320)
+
+
+def test_partials_stream_and_the_final_is_flagged(recogniser: SphinxRecogniser,
+                                                  clips: dict[str, np.ndarray]) -> None:
+    partials: list[Hypothesis] = []
+    final = decode(recogniser, clips["不满意"], partials=partials)
+    assert partials and all(not p.final for p in partials)
+    assert len({p.text for p in partials}) == len(partials)  # only when it changed
+    assert final.final and final.text == "不满意" and final.confidence >= 0.7
+
+
+def test_reset_switches_grammar_and_decoders_are_reused(engine: SphinxEngine,
+                                                        clips: dict[str, np.ndarray]) -> None:
+    r = engine.recogniser(grammar_for(Question.RESOLVED))
+    slot = r.slot
+    # 不满意 is not in the resolved grammar: forced onto resolution words, rejected or other
+    first = decode(r, clips["不满意"])
+    assert "满意" not in first.text
+    r.reset(grammar_for(Question.SATISFIED))
+    assert decode(r, clips["不满意"]).text == "不满意"
+    r.close()
+    r.close()  # twice is harmless
+    again = engine.recogniser(Grammar("yes-no", ("是的", "不是")))
+    assert again.slot is slot  # the decoder came back from the free list
+    again.close()
+
+
+def test_a_grammar_nothing_can_say_is_refused(engine: SphinxEngine) -> None:
+    with pytest.raises(RecognitionError, match="no phrase can be said"):
+        engine.recogniser(Grammar("latin", ("hello world",)))
+    with pytest.raises(RecognitionError, match="model incomplete"):
+        SphinxEngine(MODEL.parent)
