@@ -153,6 +153,14 @@ def db_summary(app: App) -> None:
 
 
 def main() -> None:
-    from console import demo, importcmd, promptscmd, reportcmd, samplecmd  # noqa: F401, PLC0415
+    from console import (  # noqa: F401, PLC0415
+        asrevalcmd,
+        demo,
+        importcmd,
+        promptscmd,
+        recognizecmd,
+        reportcmd,
+        samplecmd,
+    )
 
     cli(prog_name="huifang")

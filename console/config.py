@@ -93,6 +93,20 @@ class PromptSettings(_Section):
     texts: dict[str, str] = Field(default_factory=dict)  # prompt id -> replacement text
 
 
+class RecognitionSettings(_Section):
+    engine: Literal["pocketsphinx", "vosk"] = "pocketsphinx"
+    model: str = "../shared/models/pocketsphinx-zh-8k/model"  # the engine's model directory
+    workers: int = Field(default=2, ge=1, le=64)  # decoding threads shared by all calls
+    accept: float = Field(default=0.5, gt=0, le=1)  # below: ask once more, then unclear
+    min_coverage: float | None = Field(default=None, ge=0, le=1)  # None: engine default
+    rival_margin: float | None = Field(default=None, ge=0)  # None: engine default
+    vosk_min_score: float = Field(default=50.0, ge=0)
+    transcribe_reasons: bool = True  # when the engine has a free-form model
+    hedge: Literal["basic_satisfied", "unsatisfied"] = "basic_satisfied"  # 还行 一般 凑合
+    partly_resolved: Literal["resolved", "unresolved"] = "unresolved"  # 解决了一部分
+    basically_resolved: Literal["resolved", "unresolved"] = "resolved"  # 基本解决
+
+
 class LoggingSettings(_Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
@@ -105,6 +119,7 @@ class Settings(_Section):
     imports: ImportSettings = Field(default=ImportSettings(), alias="import")
     scoring: ScoringSettings = ScoringSettings()
     prompts: PromptSettings = PromptSettings()
+    recognition: RecognitionSettings = RecognitionSettings()
     logging: LoggingSettings = LoggingSettings()
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)

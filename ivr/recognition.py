@@ -39,12 +39,10 @@ class EngineKind(enum.StrEnum):
 
 @dataclass(frozen=True)
 class Grammar:
-    """What may be said: whole phrases, optionally followed by one of `followers`
-    (解决了，挺满意的 answers both questions in one breath)."""
+    """What may be said: a flat list of whole phrases."""
 
     name: str
     phrases: tuple[str, ...]
-    followers: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -93,10 +91,17 @@ def phrases_for(question: Question) -> tuple[str, ...]:
     return tuple(dict.fromkeys(p for p, m in PHRASES if str(m) in meanings))
 
 
+# Both answers in one breath, to the first question. Listed whole rather than as "any
+# resolution phrase, then any satisfaction phrase": that optional second part made
+# PocketSphinx's search ten times slower (real-time factor 0.35 against 0.05).
+BOTH_IN_ONE_BREATH = tuple(f"{r}{s}" for r in ("解决了", "已经解决了", "没解决", "没有解决")
+                           for s in ("满意", "挺满意的", "很满意", "基本满意", "不满意",
+                                     "不太满意"))
+
+
 def grammar_for(question: Question) -> Grammar:
-    followers = phrases_for(Question.SATISFIED) if question is Question.RESOLVED else ()
-    answers_only = tuple(p for p in followers if p not in phrases_for(Question.RESOLVED))
-    return Grammar(str(question), phrases_for(question), answers_only)
+    extra = BOTH_IN_ONE_BREATH if question is Question.RESOLVED else ()
+    return Grammar(str(question), tuple(dict.fromkeys((*phrases_for(question), *extra))))
 
 
 class VoicedTime:

@@ -97,7 +97,7 @@ class VoskEngine:
         """The grammar's phrases as word sequences the model can say."""
         phrases: list[tuple[str, ...]] = []
         skipped = []
-        for phrase in dict.fromkeys((*grammar.phrases, *grammar.followers)):
+        for phrase in dict.fromkeys(grammar.phrases):
             words = self.words(phrase)
             if words is None:
                 skipped.append(phrase)

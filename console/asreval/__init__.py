@@ -1,0 +1,1 @@
+"""`huifang asr-eval`: a labelled corpus, the telephone channel, and the measures."""

@@ -1,0 +1,136 @@
+"""`huifang asr-eval`: measure recognition on a labelled corpus (generated, or yours)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.progress import Progress
+from rich.table import Table
+
+from console.asreval.corpus import CorpusError, Item, generate, read_labels, variants
+from console.asreval.metrics import summarise, worst
+from console.asreval.runner import evaluate
+from console.cli import App, cli, fail, out, pass_app
+from console.config import RecognitionSettings
+from console.speech import engine_from, policy_from
+from ivr.recognition import RecognitionError
+from prompts.audio import AudioError
+from prompts.tts import EspeakWorker, TtsUnavailable
+
+DEFAULT_REAL = Path("../shared/speech/real")
+
+
+def _snrs(text: str) -> list[float | None]:
+    try:
+        return [None if s.strip() in ("clean", "none") else float(s) for s in text.split(",")]
+    except ValueError as exc:
+        raise click.BadParameter(f"{text!r}: a comma-separated list of dB values "
+                                 "or 'clean'") from exc
+
+
+@cli.command("asr-eval")
+@click.option("--corpus", "folder", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("var/asr-corpus"), show_default=True,
+              help="Folder with labels.tsv and clips; generated there if it has none.")
+@click.option("--regenerate", is_flag=True, help="Render the generated corpus again.")
+@click.option("--quick", is_flag=True, help="Two phrasings per intent and two voices.")
+@click.option("--snr", "snr_text", default="30,20,10", show_default=True,
+              help="Noise levels in dB (or 'clean') for the telephone channel.")
+@click.option("--no-channel", is_flag=True,
+              help="Decode the clips as they are (your own telephone recordings).")
+@click.option("--real", "real_clips", type=click.Path(file_okay=False, path_type=Path),
+              default=DEFAULT_REAL, show_default=True,
+              help="Real off-script Mandarin clips to add to a generated corpus.")
+@click.option("--engine", type=click.Choice(["pocketsphinx", "vosk"]),
+              help="Override [recognition] engine.")
+@click.option("--model", help="Override [recognition] model.")
+@click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the full report as JSON.")
+@pass_app
+def asr_eval(app: App, folder: Path, regenerate: bool, quick: bool, snr_text: str,
+             no_channel: bool, real_clips: Path, engine: str | None, model: str | None,
+             out_path: Path | None) -> None:
+    """Intent accuracy, confusion, rejection, false acceptance and real-time factor."""
+    settings = app.settings.recognition
+    overrides: dict[str, Any] = {k: v for k, v in (("engine", engine), ("model", model)) if v}
+    settings = RecognitionSettings(**{**settings.model_dump(), **overrides})
+    policy = policy_from(settings)
+    snrs: list[float | None] = [None] if no_channel else _snrs(snr_text)
+    try:
+        items = _corpus(app, folder, regenerate, quick, real_clips, policy)
+        recogniser_engine = engine_from(settings)
+        with Progress(transient=True, console=out) as bar:
+            task = bar.add_task(f"decoding with {recogniser_engine.name}", total=None)
+            rows = evaluate(recogniser_engine, items, snrs, policy, settings.accept,
+                            use_channel=not no_channel,
+                            progress=lambda n, t: bar.update(task, completed=n, total=t))
+    except (CorpusError, RecognitionError, AudioError) as exc:
+        fail(str(exc))
+    report = summarise(rows)
+    report.update(engine=recogniser_engine.name, model=settings.model, accept=settings.accept,
+                  corpus=str(folder), examples=[
+                      {"question": r.question.value, "said": r.text, "heard": r.heard,
+                       "expected": r.expected.value, "got": r.got.value,
+                       "snr": r.snr} for r in worst(rows)])
+    _print(report)
+    if out_path:
+        out_path.write_text(json.dumps(report, ensure_ascii=False, indent=2), encoding="utf-8")
+        out.print(f"report written to {out_path}")
+
+
+def _corpus(app: App, folder: Path, regenerate: bool, quick: bool, real_clips: Path,
+            policy: Any) -> list[Item]:
+    if (folder / "labels.tsv").exists() and not regenerate:
+        return read_labels(folder)
+    p = app.settings.prompts
+    try:
+        worker = EspeakWorker(timeout_s=p.timeout_s)
+    except TtsUnavailable as exc:
+        fail(f"cannot generate a corpus: {exc}")
+    voices = variants()
+    if quick:
+        voices = [voices[0], voices[-1]]
+    try:
+        with Progress(transient=True, console=out) as bar:
+            task = bar.add_task("rendering corpus", total=None)
+            return generate(folder, worker, voices, policy,
+                            real_clips if real_clips.is_dir() else None,
+                            per_intent=2 if quick else None,
+                            progress=lambda n, t: bar.update(task, completed=n, total=t))
+    finally:
+        worker.close()
+
+
+def _pct(value: float | None) -> str:
+    return "—" if value is None else f"{100 * value:.1f}%"
+
+
+def _print(report: dict[str, Any]) -> None:
+    table = Table(title=f"识别评测 {report['engine']} ({report['clips']} decodes)",
+                  caption="acc: right and accepted / answers; acc|ok: over accepted answers; "
+                          "FA: off-script accepted")
+    for column in ("question", "SNR", "answers", "acc", "acc|ok", "rejected", "swaps",
+                   "off", "FA", "RTF"):
+        table.add_column(column, justify="right", no_wrap=True)
+    for g in report["groups"]:
+        table.add_row(g["question"], g["snr"], str(g["answers"]), _pct(g["accuracy"]),
+                      _pct(g["accepted_accuracy"]), _pct(g["rejection_rate"]),
+                      f"{g['swaps']}", str(g["off_script"]),
+                      _pct(g["false_acceptance"]), f"{g['real_time_factor']}")
+    out.print(table)
+    for question, confusion in report["confusion"].items():
+        outcomes = sorted({o for row in confusion.values() for o in row})
+        t = Table(title=f"confusion: {question} (rows: said, columns: taken)")
+        t.add_column("said", no_wrap=True)
+        for o in outcomes:
+            t.add_column(o.replace("_", " "), justify="right")
+        for expected, row in sorted(confusion.items()):
+            t.add_row(expected, *(str(row.get(o, "")) for o in outcomes))
+        out.print(t)
+    for example in report["examples"]:
+        out.print(f"  {example['question']} {example['snr']}dB: said {example['said']} → "
+                  f"heard {example['heard'] or '—'} → {example['got']} "
+                  f"(expected {example['expected']})", highlight=False)
