@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
@@ -60,8 +61,8 @@ def asr_eval(app: App, folder: Path, regenerate: bool, quick: bool, snr_text: st
     policy = policy_from(settings)
     snrs: list[float | None] = [None] if no_channel else _snrs(snr_text)
     try:
+        recogniser_engine = engine_from(settings)  # a wrong model fails before any rendering
         items = _corpus(app, folder, regenerate, quick, real_clips, policy)
-        recogniser_engine = engine_from(settings)
         with Progress(transient=True, console=out) as bar:
             task = bar.add_task(f"decoding with {recogniser_engine.name}", total=None)
             rows = evaluate(recogniser_engine, items, snrs, policy, settings.accept,
@@ -109,6 +110,7 @@ def _pct(value: float | None) -> str:
 
 
 def _print(report: dict[str, Any]) -> None:
+    wide = Console(width=max(out.width, 120), highlight=False)
     table = Table(title=f"识别评测 {report['engine']} ({report['clips']} decodes)",
                   caption="acc: right and accepted / answers; acc|ok: over accepted answers; "
                           "FA: off-script accepted")
@@ -120,7 +122,7 @@ def _print(report: dict[str, Any]) -> None:
                       _pct(g["accepted_accuracy"]), _pct(g["rejection_rate"]),
                       f"{g['swaps']}", str(g["off_script"]),
                       _pct(g["false_acceptance"]), f"{g['real_time_factor']}")
-    out.print(table)
+    wide.print(table)
     for question, confusion in report["confusion"].items():
         outcomes = sorted({o for row in confusion.values() for o in row})
         t = Table(title=f"confusion: {question} (rows: said, columns: taken)")
@@ -129,8 +131,8 @@ def _print(report: dict[str, Any]) -> None:
             t.add_column(o.replace("_", " "), justify="right")
         for expected, row in sorted(confusion.items()):
             t.add_row(expected, *(str(row.get(o, "")) for o in outcomes))
-        out.print(t)
+        wide.print(t)
     for example in report["examples"]:
-        out.print(f"  {example['question']} {example['snr']}dB: said {example['said']} → "
+        wide.print(f"  {example['question']} {example['snr']}dB: said {example['said']} → "
                   f"heard {example['heard'] or '—'} → {example['got']} "
-                  f"(expected {example['expected']})", highlight=False)
+                   f"(expected {example['expected']})")

@@ -6,7 +6,9 @@ out as 挺满意). Answers fill the citizen's speech; force-fitted sentences do 
 recognised answer words span about all of the voiced time for an answer and a small part
 of it for off-script speech (measured: about 1.0 against at most 0.3 on the shared real
 clips and unrelated synthetic sentences). Below `min_coverage` (0.7) the result is
-rejected, with confidence 0, and understanding gives UNCLEAR.
+rejected, with confidence 0, and understanding gives UNCLEAR. So is a result over less
+than `min_voiced_s` (0.15 s) of voiced audio: a quiet line at 20 dB SNR has 0.08 s that
+webrtcvad calls voiced, and the grammar covered it with 对.
 
 The n-best alternatives go with the result: `understand_hypotheses` doubts an answer
 whose near rival means the opposite (很满意 against 很不满意).
@@ -81,6 +83,7 @@ class SphinxEngine:
 
     model: Path
     min_coverage: float = 0.7
+    min_voiced_s: float = 0.15  # less voiced audio than this is nobody speaking
     rival_margin: float = 0.05
     name: str = "pocketsphinx"
     free_form: bool = False  # the shared model has no language model for free speech
@@ -217,7 +220,8 @@ class SphinxRecogniser:
         spans = [(s.word, (s.end_frame - s.start_frame + 1) / FRAMES_PER_SECOND)
                  for s in segments or () if not s.word.startswith(("<", "[", "+", "("))]
         share = coverage(spans, self._voiced.seconds)
-        if not heard or share < self.engine.min_coverage:
+        if (not heard or share < self.engine.min_coverage
+                or self._voiced.seconds < self.engine.min_voiced_s):
             return Hypothesis("", 0.0, True, heard, share)
         # The lattice's best path, not the Viterbi one: on 很满意 the Viterbi path said
         # 很不满意 and the lattice 很满意 (tests/test_sphinx.py).

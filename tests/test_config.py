@@ -31,6 +31,9 @@ def test_env_overrides_database_and_secrets_are_masked(tmp_path: Path) -> None:
     ("[database]\nurl = 'mysql://x'\n", "bad value for 'database.url'"),
     ("[phone]\ndefault_area_code = '731'\n", "bad value for 'phone.default_area_code'"),
     ("[logging]\nlevel = 'LOUD'\n", "bad value for 'logging.level'"),
+    ("[recognition]\nengine = 'whisper'\n", "bad value for 'recognition.engine'"),
+    ("[recognition]\nhedge = 'satisfied'\n", "bad value for 'recognition.hedge'"),
+    ("[recognition]\naccept = 0\n", "bad value for 'recognition.accept'"),
     ("[database\n", "not valid TOML"),
 ])
 def test_errors_name_the_key(tmp_path: Path, text: str, message: str) -> None:
@@ -47,7 +50,9 @@ def test_missing_file(tmp_path: Path) -> None:
 
 def test_example_file_is_valid() -> None:
     example = Path(__file__).parent.parent / "console" / "huifang.example.toml"
-    assert load_settings(str(example), {}).hotline == "12345政务服务便民热线"
+    settings = load_settings(str(example), {})
+    assert settings.hotline == "12345政务服务便民热线"
+    assert settings.recognition == type(settings.recognition)()  # the example shows defaults
 
 
 def test_config_check_command(tmp_path: Path) -> None:

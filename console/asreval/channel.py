@@ -64,8 +64,9 @@ def telephone(speech: Float, snr_db: float | None, seed: int, pad_s: float = 0.4
     level = _active_rms(speech)
     if is_speech and level > 0:
         x = x * (10 ** (SPEECH_DBFS / 20) / level)
-    if snr_db is not None:
-        noise = pink_noise(len(x), rng)
+    if snr_db is not None:  # measured in the telephone band, where the recogniser hears it
+        noise = signal.sosfilt(_band(), pink_noise(len(x), rng))
+        noise /= np.sqrt(np.mean(noise * noise)) or 1.0
         x = x + noise * 10 ** ((SPEECH_DBFS - snr_db) / 20)
     x = signal.sosfilt(_band(), x)
     pcm = np.clip(np.round(x * 32768), -32768, 32767).astype(np.int16)
@@ -73,8 +74,9 @@ def telephone(speech: Float, snr_db: float | None, seed: int, pad_s: float = 0.4
 
 
 def measured_snr(clean: Float, noisy: Float) -> float:
+    """Speech level (its loud half, as the channel sets it) over the added noise, in dB."""
     noise = noisy - clean
-    return 10 * float(np.log10(np.mean(clean ** 2) / np.mean(noise ** 2)))
+    return 20 * float(np.log10(_active_rms(clean) / np.sqrt(np.mean(noise ** 2))))
 
 
 def silence(seconds: float, rng: np.random.Generator) -> Float:
