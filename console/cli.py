@@ -155,6 +155,7 @@ def db_summary(app: App) -> None:
 def main() -> None:
     from console import (  # noqa: F401, PLC0415
         asrevalcmd,
+        callcmd,
         demo,
         importcmd,
         promptscmd,

@@ -4,13 +4,23 @@ status says whether it saw the messages its scenario expects (our ACKs, CANCEL, 
 
 from __future__ import annotations
 
+import json
+import wave
+from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
+from console.speech import to_8k
 from dialer.sipudp import CallResult, SipEndpoint
 from dialer.uac import CallSettings, Credentials
-from tests.peers import free_udp_port, on_reactor, reactor, sipp
+from prompts.audio import read_wav, ulaw_encode, write_wav
+from tests.peers import SCENARIOS, free_udp_port, on_reactor, reactor, sipp
+from tests.speech import MODEL
+from tests.test_cli import huifang
+
+REAL = MODEL.parents[2] / "speech/real"
 
 
 def place(port: int, ring_timeout: float = 5.0, credentials: Credentials | None = None,
@@ -113,3 +123,36 @@ def test_early_media_then_480() -> None:
         finished(process)
     assert (result.outcome, result.code) == ("no_answer", 480)
     assert [kind for kind, _ in media] == ["early"] and media[0][1].codec_name == "PCMU"
+
+
+def test_huifang_call_plays_records_and_hears_digits(tmp_path: Path) -> None:
+    """`huifang call` against sipp sending recorded Mandarin and the digit 1."""
+    samples, info = read_wav(REAL / "firered_IT0011W0001.wav")
+    clip = np.frombuffer(to_8k(samples, info.rate), "<i2")
+    (tmp_path / "callee.ulaw").write_bytes(ulaw_encode(np.tile(clip, 3)))
+    scenario = (SCENARIOS / "answer_audio_dtmf.xml.in").read_text(encoding="utf-8")
+    (tmp_path / "answer.xml").write_text(
+        scenario.replace("@AUDIO@", str(tmp_path / "callee.ulaw")), encoding="utf-8")
+    prompt = tmp_path / "prompt.wav"
+    t = np.arange(8000 * 4) / 8000
+    write_wav(prompt, (np.sin(2 * np.pi * 523 * t) * 6000).astype(np.int16))
+    with sipp(str(tmp_path / "answer")) as (port, process):
+        done = huifang("call", f"sip:1001@127.0.0.1:{port}", "--play", str(prompt),
+                       "--record", str(tmp_path / "call.wav"), "--rtp-ports",
+                       f"{free_udp_port(span=2)}-{65000}", "--json", cwd=tmp_path,
+                       db=f"sqlite:///{tmp_path / 'x.db'}")
+        finished(process)
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert (report["outcome"], report["code"], report["by"]) == ("answered", 200, "local")
+    assert report["digits"] == "1"
+    assert report["rtp_sent"] >= 200 and report["rtp_received"] >= 150
+    with wave.open(str(tmp_path / "call.wav")) as w:
+        x = np.frombuffer(w.readframes(w.getnframes()), "<i2").reshape(-1, 2).astype(float)
+    assert w.getnchannels() == 2 and len(x) >= 8000 * 4
+    heard, ours = x[:, 0], x[:, 1]
+    assert np.sqrt(np.mean(heard ** 2)) > 300  # the callee's Mandarin, left
+    onset = int(np.argmax(np.abs(ours) > 1000))
+    second = ours[onset:onset + 8000]
+    assert len(second) == 8000 and abs(int(np.abs(np.fft.rfft(second)).argmax()) - 523) <= 2
+    assert np.sqrt(np.mean(second ** 2)) > 3000  # our 523 Hz prompt, right, at its level

@@ -1,0 +1,133 @@
+"""`huifang call URI --play prompt.wav --record out.wav`: one call, for an operator
+checking a trunk. Prints the outcome, SIP codes, timings and any digits received."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import click
+
+from console.cli import App, cli, fail, out, pass_app
+from console.speech import read_8k
+from dialer.media import MediaSession, PortRange, StereoRecorder
+from dialer.sipudp import CallResult, SipEndpoint
+from dialer.uac import CallSettings, Credentials
+from prompts.audio import AudioError
+
+
+def _hostport(text: str) -> tuple[str, int]:
+    host, _, port = text.rpartition(":")
+    if not host or not port.isdigit():
+        raise click.BadParameter(f"{text!r}: use host:port")
+    return host, int(port)
+
+
+@cli.command("call")
+@click.argument("uri")
+@click.option("--play", "play_path", type=click.Path(exists=True, dir_okay=False,
+                                                     path_type=Path),
+              help="WAV to play when answered (any rate, mono).")
+@click.option("--record", "record_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Stereo WAV of the call: the callee left, us right.")
+@click.option("--ring-timeout", default=25.0, show_default=True, type=float)
+@click.option("--hangup-after", type=float, default=None,
+              help="Seconds after answer to hang up (default: when the prompt ends, or 10).")
+@click.option("--bind", default="127.0.0.1", show_default=True, help="Local address.")
+@click.option("--sip-port", default=0, show_default=True, type=int, help="0: any free port.")
+@click.option("--rtp-ports", default="20000-20999", show_default=True)
+@click.option("--proxy", default=None, help="Outbound proxy host:port.")
+@click.option("--user", default=None, help="Digest username for 401/407.")
+@click.option("--password", envvar="HUIFANG_SIP_PASSWORD", default=None,
+              help="Digest password (or $HUIFANG_SIP_PASSWORD).")
+@click.option("--json", "as_json", is_flag=True)
+@pass_app
+def call(app: App, uri: str, play_path: Path | None, record_path: Path | None,
+         ring_timeout: float, hangup_after: float | None, bind: str, sip_port: int,
+         rtp_ports: str, proxy: str | None, user: str | None, password: str | None,
+         as_json: bool) -> None:
+    """Place one call to URI (sip:1001@127.0.0.1:5090) and report what happened."""
+    app.settings  # noqa: B018 - loads logging settings
+    if not uri.startswith("sip:"):
+        fail(f"{uri!r} is not a sip: URI")
+    try:
+        prompt = read_8k(play_path) if play_path else b""
+    except AudioError as exc:
+        fail(f"{play_path}: {exc}")
+    low, _, high = rtp_ports.partition("-")
+    if not (low.isdigit() and high.isdigit() and int(low) < int(high)):
+        fail(f"--rtp-ports {rtp_ports!r}: use LOW-HIGH")
+    from twisted.internet import reactor as _reactor  # noqa: PLC0415 - only for a call
+    from twisted.internet.task import react  # noqa: PLC0415
+
+    reactor: Any = _reactor
+    report: dict[str, Any] = {}
+
+    def main(_: Any) -> Any:
+        endpoint = SipEndpoint(reactor, host=bind)
+        sip = reactor.listenUDP(sip_port, endpoint, interface=bind)
+        recorder = StereoRecorder(record_path) if record_path else None
+        digits: list[str] = []
+        media = MediaSession(reactor, recorder=recorder, on_digit=digits.append)
+        rtp = None
+        for port in PortRange(int(low), int(high)).candidates():
+            try:
+                rtp = reactor.listenUDP(port, media, interface=bind)
+                break
+            except OSError:
+                continue
+        if rtp is None:
+            fail(f"no free RTP port in {rtp_ports}")
+        settings = CallSettings(
+            target=uri, local=(bind, sip.getHost().port), media_port=rtp.getHost().port,
+            proxy=_hostport(proxy) if proxy else None, ring_timeout=ring_timeout,
+            credentials=Credentials(user, password or "") if user else None)
+
+        def early(description: Any) -> None:
+            media.configure((description.address, description.port), description.codec,
+                            description.telephone_event)
+
+        def answered(description: Any) -> None:
+            if description is None:
+                return  # no common codec: the call engine hangs up
+            early(description)
+            media.start()
+            if prompt:
+                played = media.play(prompt)
+                if hangup_after is None:
+                    played.addCallback(lambda _: reactor.callLater(0.5, runner.hangup))
+            reactor.callLater(hangup_after if hangup_after is not None
+                              else (10.0 if not prompt else 3600.0), runner.hangup)
+
+        runner = endpoint.place_call(settings, on_answered=answered, on_early_media=early)
+
+        def finished(result: CallResult) -> Any:
+            media.stop()
+            report.update(asdict(result), digits="".join(digits),
+                          rtp_sent=media.stats.sent, rtp_received=media.stats.received,
+                          recording=str(record_path) if record_path else None)
+            sip.stopListening()
+            return rtp.stopListening()
+
+        return runner.done.addCallback(finished)
+
+    try:
+        react(main)
+    except SystemExit as exit_:
+        if exit_.code not in (0, None):
+            fail("the call engine stopped with an error")
+    if as_json:
+        click.echo(json.dumps(report, ensure_ascii=False, indent=2))
+    else:
+        out.print(f"结果 outcome: [bold]{report.get('outcome')}[/]  SIP {report.get('code')} "
+                  f"{report.get('reason')}  (by {report.get('by')})", highlight=False)
+        out.print(f"首个响应 first response: {report.get('first_response_s')} s   "
+                  f"接通 answered: {report.get('answered_s')} s   "
+                  f"通话 duration: {report.get('duration_s')} s", highlight=False)
+        out.print(f"按键 digits: {report.get('digits') or '—'}   RTP sent "
+                  f"{report.get('rtp_sent')}, received {report.get('rtp_received')}",
+                  highlight=False)
+        if record_path:
+            out.print(f"录音 recording: {record_path}", highlight=False)

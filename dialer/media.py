@@ -1,0 +1,269 @@
+"""RTP media for one call on Twisted's reactor, on one 20 ms media clock.
+
+Every tick, due at an absolute deadline (start + n x 20 ms, so a long call cannot drift;
+a late tick catches up on every frame it owes), sends one frame of the prompt being
+played (or silence), takes one frame from the jitter buffer of what the citizen said, and
+writes both to the recording. Internally audio is 16-bit linear; G.711 only at the wire.
+Packets from any address but the peer's are dropped (symmetric RTP). RFC 4733 digits go
+through `ivr.dtmf`, one per key press.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import struct
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import numpy as np
+from twisted.internet.defer import Deferred
+from twisted.internet.protocol import DatagramProtocol
+
+from dialer.rtp import RtpError, RtpPacket
+from dialer.sdp import PCMA
+from dialer.sipudp import DelayedCall, ReactorTime
+from ivr.dtmf import DigitReceiver
+from prompts.audio import alaw_decode, alaw_encode, ulaw_decode, ulaw_encode
+
+log = logging.getLogger(__name__)
+FRAME = 0.02
+SAMPLES = 160
+FRAME_BYTES = SAMPLES * 2
+SILENCE = bytes(FRAME_BYTES)
+
+
+class StereoRecorder:
+    """A 16-bit 8 kHz stereo WAV, citizen left and our prompts right, written as the call
+    goes; the header's sizes are brought up to date every second, so a crash keeps what
+    was recorded up to then."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._file: BinaryIO | None = path.open("wb")
+        self.frames = 0
+        self._write_header()
+
+    def _write_header(self) -> None:
+        assert self._file is not None
+        data = self.frames * SAMPLES * 4
+        self._file.seek(0)
+        self._file.write(b"RIFF" + struct.pack("<I", 36 + data) + b"WAVEfmt "
+                         + struct.pack("<IHHIIHH", 16, 1, 2, 8000, 8000 * 4, 4, 16)
+                         + b"data" + struct.pack("<I", data))
+        self._file.seek(0, 2)
+
+    def write(self, left: bytes, right: bytes) -> None:
+        if self._file is None:
+            return
+        a = np.frombuffer(left, "<i2")
+        b = np.frombuffer(right, "<i2")
+        self._file.write(np.column_stack([a, b]).astype("<i2").tobytes())
+        self.frames += 1
+        if self.frames % 50 == 0:
+            self._write_header()
+            self._file.flush()
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._write_header()
+            self._file.close()
+            self._file = None
+
+
+SLOTS = 2**32 // SAMPLES  # 20 ms frame slots in the RTP timestamp's range
+
+
+class JitterBuffer:
+    """Puts 20 ms frames back in order by their RTP timestamp slot (so 10, 20 and 30 ms
+    packets all fit), holding at most `depth` frames for a late one."""
+
+    def __init__(self, depth: int = 3) -> None:
+        self.depth = depth
+        self._frames: dict[int, bytes] = {}
+        self._next: int | None = None
+        self.late = 0
+
+    def push(self, slot: int, pcm: bytes) -> None:
+        if self._next is not None and (slot - self._next) % SLOTS > SLOTS // 2:
+            self.late += 1  # behind what was already played out
+            return
+        self._frames[slot] = pcm
+
+    def pop(self) -> bytes | None:
+        if not self._frames:
+            return None
+        if self._next is None:
+            self._next = min(self._frames)
+        frame = self._frames.pop(self._next, None)
+        if frame is None and len(self._frames) >= self.depth:  # give up on the missing one
+            origin = self._next
+            self._next = min(self._frames, key=lambda s: (s - origin) % SLOTS)
+            frame = self._frames.pop(self._next)
+        if frame is not None:
+            self._next = (self._next + 1) % SLOTS
+        return frame
+
+
+@dataclass
+class Playback:
+    pcm: bytes
+    done: Deferred[bool]  # True when played to the end, False when stopped
+    offset: int = 0
+
+
+@dataclass
+class MediaStats:
+    sent: int = 0
+    received: int = 0
+    dropped_foreign: int = 0
+    damaged: int = 0
+    worst_lateness_ms: float = 0.0
+
+
+class MediaSession(DatagramProtocol):
+    def __init__(self, clock: ReactorTime, remote: tuple[str, int] | None = None,
+                 codec: int = 0, telephone_event: int | None = None,
+                 recorder: StereoRecorder | None = None,
+                 on_audio: Callable[[bytes], None] | None = None,
+                 on_digit: Callable[[str], None] | None = None) -> None:
+        self.clock = clock
+        self.remote = remote
+        self.codec = codec
+        self.telephone_event = telephone_event
+        self.recorder = recorder
+        self.on_audio = on_audio
+        self.on_digit = on_digit
+        self.digits = DigitReceiver()
+        self.jitter = JitterBuffer()
+        self.stats = MediaStats()
+        self._queue: list[Playback] = []
+        self._ssrc = random.getrandbits(32)
+        self._sequence = random.getrandbits(16)
+        self._timestamp = random.getrandbits(32)
+        self._start = 0.0
+        self._ticks = 0
+        self._timer: DelayedCall | None = None
+        self._first = True
+        self.running = False
+        self._encode = alaw_encode if codec == PCMA else ulaw_encode
+        self._decode = alaw_decode if codec == PCMA else ulaw_decode
+
+    def configure(self, remote: tuple[str, int], codec: int,
+                  telephone_event: int | None) -> None:
+        """Where the peer's media is, once its SDP is known (early media or answer)."""
+        self.remote, self.codec, self.telephone_event = remote, codec, telephone_event
+        self._encode = alaw_encode if codec == PCMA else ulaw_encode
+        self._decode = alaw_decode if codec == PCMA else ulaw_decode
+
+    # -- the media clock ---------------------------------------------------------------
+    def start(self) -> None:
+        self.running = True
+        self._start = self.clock.seconds()
+        self._schedule()
+
+    def _schedule(self) -> None:
+        deadline = self._start + (self._ticks + 1) * FRAME
+        self._timer = self.clock.callLater(max(0.0, deadline - self.clock.seconds()),
+                                           self._tick)
+
+    def _tick(self) -> None:
+        if not self.running:
+            return
+        now = self.clock.seconds()
+        while self._start + (self._ticks + 1) * FRAME <= now + 1e-9:  # every frame owed
+            lateness = now - (self._start + (self._ticks + 1) * FRAME)
+            self.stats.worst_lateness_ms = max(self.stats.worst_lateness_ms, lateness * 1000)
+            self._ticks += 1
+            self._frame()
+        self._schedule()
+
+    def _frame(self) -> None:
+        out = self._next_prompt_frame()
+        packet = RtpPacket(self.codec, self._sequence, self._timestamp, self._ssrc,
+                           self._encode(np.frombuffer(out, "<i2")), marker=self._first)
+        self._first = False
+        self._sequence = (self._sequence + 1) % 65536
+        self._timestamp = (self._timestamp + SAMPLES) % 2**32
+        transport: Any = self.transport
+        if transport is not None and self.remote is not None:
+            transport.write(packet.serialize(), self.remote)
+            self.stats.sent += 1
+        heard = self.jitter.pop() or SILENCE
+        if self.recorder is not None:
+            self.recorder.write(heard, out)
+
+    def _next_prompt_frame(self) -> bytes:
+        while self._queue:
+            playing = self._queue[0]
+            chunk = playing.pcm[playing.offset:playing.offset + FRAME_BYTES]
+            if chunk:
+                playing.offset += FRAME_BYTES
+                return chunk.ljust(FRAME_BYTES, b"\0")
+            self._queue.pop(0)
+            playing.done.callback(True)
+        return SILENCE
+
+    # -- playback ----------------------------------------------------------------------
+    def play(self, pcm: bytes) -> Deferred[bool]:
+        """Queue 8 kHz 16-bit mono PCM; fires True when played out, False if stopped."""
+        playback = Playback(pcm[:len(pcm) - len(pcm) % 2], Deferred())
+        self._queue.append(playback)
+        return playback.done
+
+    def stop_playback(self) -> None:
+        """Barge-in: stop now, and drop what was queued."""
+        queue, self._queue = self._queue, []
+        for playback in queue:
+            playback.done.callback(False)
+
+    def stop(self) -> None:
+        self.running = False
+        if self._timer is not None and self._timer.active():
+            self._timer.cancel()
+        self.stop_playback()
+        if self.recorder is not None:
+            self.recorder.close()
+
+    # -- receiving ---------------------------------------------------------------------
+    def datagramReceived(self, datagram: bytes, addr: Any) -> None:
+        if (str(addr[0]), int(addr[1])) != self.remote:
+            self.stats.dropped_foreign += 1
+            return
+        try:
+            packet = RtpPacket.parse(datagram)
+        except RtpError as exc:
+            self.stats.damaged += 1
+            log.debug("damaged RTP from %s:%s: %s", addr[0], addr[1], exc)
+            return
+        self.stats.received += 1
+        if packet.payload_type == self.telephone_event:
+            digit = self.digits.receive(packet.timestamp, packet.payload)
+            if digit is not None and self.on_digit is not None:
+                self.on_digit(digit)
+            return
+        if packet.payload_type != self.codec or not packet.payload:
+            return
+        pcm = bytes(self._decode(packet.payload).astype("<i2").tobytes())
+        for i in range(0, len(pcm), FRAME_BYTES):  # peers may send 10, 20 or 30 ms
+            self.jitter.push((packet.timestamp // SAMPLES + i // FRAME_BYTES) % SLOTS,
+                             pcm[i:i + FRAME_BYTES].ljust(FRAME_BYTES, b"\0"))
+        if self.on_audio is not None:
+            self.on_audio(pcm)
+
+
+@dataclass
+class PortRange:
+    """RTP ports from configuration; even ports only (RTCP would take the odd one)."""
+
+    low: int = 20000
+    high: int = 20999
+    _next: int = field(default=0, init=False)
+
+    def candidates(self) -> list[int]:
+        ports = list(range(self.low + self.low % 2, self.high + 1, 2))
+        start = self._next % len(ports) if ports else 0
+        self._next += 1
+        return ports[start:] + ports[:start]
