@@ -32,24 +32,30 @@ def _hostport(text: str) -> tuple[str, int]:
               help="WAV to play when answered (any rate, mono).")
 @click.option("--record", "record_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Stereo WAV of the call: the callee left, us right.")
-@click.option("--ring-timeout", default=25.0, show_default=True, type=float)
+@click.option("--ring-timeout", type=float, default=None,
+              help="Seconds of ringing before CANCEL (default: [trunk] ring_timeout_s).")
 @click.option("--hangup-after", type=float, default=None,
               help="Seconds after answer to hang up (default: when the prompt ends, or 10).")
-@click.option("--bind", default="127.0.0.1", show_default=True, help="Local address.")
+@click.option("--bind", default=None, help="Local address (default: [trunk] bind).")
 @click.option("--sip-port", default=0, show_default=True, type=int, help="0: any free port.")
-@click.option("--rtp-ports", default="20000-20999", show_default=True)
-@click.option("--proxy", default=None, help="Outbound proxy host:port.")
-@click.option("--user", default=None, help="Digest username for 401/407.")
+@click.option("--rtp-ports", default=None, help="LOW-HIGH (default: [trunk] rtp_ports).")
+@click.option("--proxy", default=None, help="Outbound proxy host:port (default: [trunk]).")
+@click.option("--user", default=None, help="Digest username for 401/407 (default: [trunk]).")
 @click.option("--password", envvar="HUIFANG_SIP_PASSWORD", default=None,
               help="Digest password (or $HUIFANG_SIP_PASSWORD).")
 @click.option("--json", "as_json", is_flag=True)
 @pass_app
 def call(app: App, uri: str, play_path: Path | None, record_path: Path | None,
-         ring_timeout: float, hangup_after: float | None, bind: str, sip_port: int,
-         rtp_ports: str, proxy: str | None, user: str | None, password: str | None,
-         as_json: bool) -> None:
+         ring_timeout: float | None, hangup_after: float | None, bind: str | None,
+         sip_port: int, rtp_ports: str | None, proxy: str | None, user: str | None,
+         password: str | None, as_json: bool) -> None:
     """Place one call to URI (sip:1001@127.0.0.1:5090) and report what happened."""
-    app.settings  # noqa: B018 - loads logging settings
+    trunk = app.settings.trunk
+    ring_timeout = ring_timeout if ring_timeout is not None else trunk.ring_timeout_s
+    bind = bind or trunk.bind
+    rtp_ports = rtp_ports or trunk.rtp_ports
+    proxy = proxy or trunk.proxy or None
+    user = user or trunk.username or None
     if not uri.startswith("sip:"):
         fail(f"{uri!r} is not a sip: URI")
     try:
@@ -67,7 +73,10 @@ def call(app: App, uri: str, play_path: Path | None, record_path: Path | None,
 
     def main(_: Any) -> Any:
         endpoint = SipEndpoint(reactor, host=bind)
-        sip = reactor.listenUDP(sip_port, endpoint, interface=bind)
+        try:
+            sip = reactor.listenUDP(sip_port, endpoint, interface=bind)
+        except OSError as exc:
+            fail(f"cannot listen for SIP on {bind}:{sip_port}: {exc}")
         recorder = StereoRecorder(record_path) if record_path else None
         digits: list[str] = []
         media = MediaSession(reactor, recorder=recorder, on_digit=digits.append)

@@ -107,6 +107,19 @@ class RecognitionSettings(_Section):
     basically_resolved: Literal["resolved", "unresolved"] = "resolved"  # 基本解决
 
 
+class TrunkSettings(_Section):
+    """The hotline's SIP trunk (the password comes from $HUIFANG_SIP_PASSWORD)."""
+
+    proxy: str = ""  # outbound proxy host:port; empty: the call's own host
+    username: str = ""  # digest username for 401/407; empty: the trunk trusts our IP
+    bind: str = "127.0.0.1"  # local address for SIP and RTP
+    sip_port: int = Field(default=5060, ge=0, le=65535)
+    rtp_ports: str = Field(default="20000-20999", pattern=r"^\d{1,5}-\d{1,5}$")
+    max_channels: int = Field(default=30, ge=1, le=2000)
+    calls_per_second: float = Field(default=5.0, gt=0, le=500)
+    ring_timeout_s: float = Field(default=30.0, gt=0, le=300)
+
+
 class LoggingSettings(_Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
@@ -120,6 +133,7 @@ class Settings(_Section):
     scoring: ScoringSettings = ScoringSettings()
     prompts: PromptSettings = PromptSettings()
     recognition: RecognitionSettings = RecognitionSettings()
+    trunk: TrunkSettings = TrunkSettings()
     logging: LoggingSettings = LoggingSettings()
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
