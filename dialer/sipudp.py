@@ -17,6 +17,7 @@ from typing import Any, Protocol
 from twisted.internet.defer import Deferred
 from twisted.internet.protocol import DatagramProtocol
 
+from dialer.register import Register, Registration, RegistrationSettings, Unregister
 from dialer.sipmessage import SipMessage, SipParseError
 from dialer.uac import (
     Action,
@@ -135,13 +136,39 @@ class CallRunner:
         self.feed(Hangup())
 
 
+@dataclass
+class RegistrationRunner:
+    endpoint: SipEndpoint
+    registration: Registration
+    timers: dict[str, DelayedCall] = field(default_factory=dict)
+
+    def feed(self, event: object) -> None:
+        for action in self.registration.step(event):
+            if isinstance(action, Send):
+                self.endpoint.send(action.message, action.to, None)
+            elif isinstance(action, SetTimer):
+                self._stop(action.name)
+                self.timers[action.name] = self.endpoint.clock.callLater(
+                    action.seconds, self.feed, TimerFired(action.name))
+            elif isinstance(action, StopTimer):
+                self._stop(action.name)
+
+    def _stop(self, name: str) -> None:
+        timer = self.timers.pop(name, None)
+        if timer is not None and timer.active():
+            timer.cancel()
+
+    def stop(self) -> None:
+        self.feed(Unregister())
+
+
 class SipEndpoint(DatagramProtocol):
     def __init__(self, clock: ReactorTime, host: str = "127.0.0.1",
                  token: Callable[[int], str] = secrets.token_hex) -> None:
         self.clock = clock
         self.host = host
         self.ids = Ids(token)
-        self.calls: dict[str, CallRunner] = {}
+        self.calls: dict[str, CallRunner | RegistrationRunner] = {}
         self.garbled = 0
         self.sent = 0
 
@@ -152,6 +179,7 @@ class SipEndpoint(DatagramProtocol):
 
     def place_call(self, settings: CallSettings, on_answered: MediaHandler | None = None,
                    on_early_media: MediaHandler | None = None) -> CallRunner:
+        """Start a call; `runner.done` fires with its CallResult."""
         call = OutboundCall(settings, self.ids)
         runner = CallRunner(self, call, Deferred(), on_answered, on_early_media,
                             started=self.clock.seconds())
@@ -159,6 +187,12 @@ class SipEndpoint(DatagramProtocol):
         self.calls[call.call_id] = runner
         for action in actions:
             runner.run(action)
+        return runner
+
+    def register(self, settings: RegistrationSettings) -> RegistrationRunner:
+        runner = RegistrationRunner(self, Registration(settings, self.ids))
+        runner.feed(Register())
+        self.calls[runner.registration.call_id] = runner
         return runner
 
     def send(self, message: SipMessage, to: tuple[str, int], runner: CallRunner | None) -> None:

@@ -216,8 +216,11 @@ class OutboundCall:
         return ack
 
     def _ack_2xx(self) -> SipMessage:
-        return self._request("ACK", self.remote_target, self.cseq, self.ids.branch(),
-                             self.remote_tag)
+        """A new transaction, but the INVITE's CSeq number, even after a BYE was sent
+        (a retransmitted 200 is ACKed as the first was)."""
+        assert self.invite is not None
+        return self._request("ACK", self.remote_target, self.invite.cseq[0],
+                             self.ids.branch(), self.remote_tag)
 
     def _in_dialog_hop(self) -> Address:
         if self.route_set:

@@ -58,11 +58,12 @@ def _free(port: int) -> bool:
 
 
 @contextmanager
-def sipp(scenario: str, *extra: str, timeout_s: int = 60) -> Iterator[tuple[int, Any]]:
+def sipp(scenario: str, *extra: str, timeout_s: int = 60, port: int | None = None
+         ) -> Iterator[tuple[int, Any]]:
     """A sipp callee running `tests/sipp/<scenario>.xml` for one call; yields its SIP port
     and the process. Its exit status says whether the scenario ran to its end."""
     need(shutil.which("sipp") is not None, "sipp (Debian sip-tester) not installed")
-    port = free_udp_port()
+    port = port or free_udp_port()
     media = free_udp_port(span=4)
     process = subprocess.Popen(
         ["sipp", "-sf", str(SCENARIOS / f"{scenario}.xml"), "-i", "127.0.0.1",

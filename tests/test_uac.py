@@ -173,3 +173,14 @@ def test_ids_never_repeat() -> None:
     calls = [ep.place_call(settings()).call for _ in range(200)]
     assert len({c.call_id for c in calls}) == 200 and len({c.local_tag for c in calls}) == 200
     assert len({c.branch for c in calls}) == 200
+
+
+def test_a_200_retransmitted_after_bye_is_acked_with_the_invite_cseq() -> None:
+    ep, transport, _ = endpoint()
+    runner = ep.place_call(settings())
+    invite = transport.sent()[0]
+    reply(ep, invite, 200, "OK", body=SDP)
+    runner.hangup()
+    reply(ep, invite, 200, "OK", body=SDP)  # the callee never saw our ACK
+    ack = transport.sent()[-1]
+    assert ack.method == "ACK" and ack.cseq == (invite.cseq[0], "ACK")
