@@ -115,6 +115,7 @@ def call(app: App, uri: str, play_path: Path | None, record_path: Path | None,
         def finished(result: CallResult) -> Any:
             media.stop()
             report.update(asdict(result), digits="".join(digits),
+                          early_media_s=round(len(media.early) / 16000, 2),
                           rtp_sent=media.stats.sent, rtp_received=media.stats.received,
                           recording=str(record_path) if record_path else None)
             sip.stopListening()

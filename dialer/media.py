@@ -33,6 +33,7 @@ FRAME = 0.02
 SAMPLES = 160
 FRAME_BYTES = SAMPLES * 2
 SILENCE = bytes(FRAME_BYTES)
+EARLY_MAX_BYTES = 60 * 8000 * 2  # a minute of early media is kept, no more
 
 
 class StereoRecorder:
@@ -148,6 +149,7 @@ class MediaSession(DatagramProtocol):
         self._timer: DelayedCall | None = None
         self._first = True
         self.running = False
+        self.early = bytearray()  # audio heard before the answer (carrier announcements)
         self._encode = alaw_encode if codec == PCMA else ulaw_encode
         self._decode = alaw_decode if codec == PCMA else ulaw_decode
 
@@ -229,7 +231,7 @@ class MediaSession(DatagramProtocol):
 
     # -- receiving ---------------------------------------------------------------------
     def datagramReceived(self, datagram: bytes, addr: Any) -> None:
-        if (str(addr[0]), int(addr[1])) != self.remote:
+        if self.remote is None or (str(addr[0]), int(addr[1])) != self.remote:
             self.stats.dropped_foreign += 1
             return
         try:
@@ -247,6 +249,9 @@ class MediaSession(DatagramProtocol):
         if packet.payload_type != self.codec or not packet.payload:
             return
         pcm = bytes(self._decode(packet.payload).astype("<i2").tobytes())
+        if not self.running:  # early media, before the answer: kept for classification
+            self.early += pcm[:max(0, EARLY_MAX_BYTES - len(self.early))]
+            return
         for i in range(0, len(pcm), FRAME_BYTES):  # peers may send 10, 20 or 30 ms
             self.jitter.push((packet.timestamp // SAMPLES + i // FRAME_BYTES) % SLOTS,
                              pcm[i:i + FRAME_BYTES].ljust(FRAME_BYTES, b"\0"))

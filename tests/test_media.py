@@ -125,3 +125,18 @@ def test_recording_survives_a_crash(tmp_path: Path) -> None:
     # no stop(): the process died; what was written up to the last second is readable
     with wave.open(str(tmp_path / "call.wav")) as w:
         assert w.getnframes() >= 8000 * 2
+
+
+def test_early_media_is_kept_before_the_answer() -> None:
+    clock = Clock()
+    media = MediaSession(clock)
+    media.makeConnection(UdpTransport())  # type: ignore[arg-type]
+    media.datagramReceived(rtp(1, tone(0.02)), PEER)  # before configure: not the peer yet
+    assert media.stats.dropped_foreign == 1
+    media.configure(PEER, 0, None)
+    announcement = tone(0.5, level=9000)
+    for i in range(25):
+        media.datagramReceived(rtp(10 + i, announcement[i * 320:(i + 1) * 320]), PEER)
+    assert len(media.early) == len(announcement)
+    heard = np.frombuffer(bytes(media.early), "<i2").astype(float)
+    assert np.corrcoef(heard, np.frombuffer(announcement, "<i2"))[0, 1] > 0.99

@@ -156,3 +156,16 @@ def test_huifang_call_plays_records_and_hears_digits(tmp_path: Path) -> None:
     second = ours[onset:onset + 8000]
     assert len(second) == 8000 and abs(int(np.abs(np.fft.rfft(second)).argmax()) - 523) <= 2
     assert np.sqrt(np.mean(second ** 2)) > 3000  # our 523 Hz prompt, right, at its level
+
+
+def test_the_callee_hangs_up_mid_prompt(tmp_path: Path) -> None:
+    prompt = tmp_path / "long.wav"
+    write_wav(prompt, (np.sin(np.arange(8000 * 8) / 5) * 5000).astype(np.int16))
+    with sipp("callee_hangs_up", "-d", "1000") as (port, process):
+        done = huifang("call", f"sip:1001@127.0.0.1:{port}", "--play", str(prompt),
+                       "--rtp-ports", f"{free_udp_port(span=2)}-65000", "--json",
+                       cwd=tmp_path, db=f"sqlite:///{tmp_path / 'x.db'}")
+        finished(process)
+    report = json.loads(done.stdout)
+    assert (report["outcome"], report["by"]) == ("answered", "remote")
+    assert report["duration_s"] < 4 and report["rtp_sent"] < 8 * 50  # cut short, not played out
