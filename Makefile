@@ -39,6 +39,7 @@ bench: system-deps venv
 	$(BIN)/python -m bench.report_bench
 	$(BIN)/python -m bench.prompts_bench
 	$(BIN)/python -m bench.asr_bench
+	$(BIN)/python -m bench.calls_bench
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -440,6 +440,8 @@ class OutboundCall:
             return [Send(reply, source)]
         if m.method == "ACK":
             return []
+        if m.method == "OPTIONS":  # an in-dialog keep-alive
+            return [Send(response_to(m, 200, "OK"), source)]
         return [Send(response_to(m, 481, "Call/Transaction Does Not Exist"), source)]
 
 

@@ -184,3 +184,37 @@ def test_a_200_retransmitted_after_bye_is_acked_with_the_invite_cseq() -> None:
     reply(ep, invite, 200, "OK", body=SDP)  # the callee never saw our ACK
     ack = transport.sent()[-1]
     assert ack.method == "ACK" and ack.cseq == (invite.cseq[0], "ACK")
+
+
+class BrokenTransport(UdpTransport):
+    def write(self, data: bytes, addr: tuple[str, int]) -> None:
+        raise OSError(101, "Network is unreachable")
+
+
+def test_a_network_that_cannot_send_is_a_transport_failure() -> None:
+    clock = Clock()
+    ep = SipEndpoint(clock)
+    ep.makeConnection(BrokenTransport())  # type: ignore[arg-type]
+    done = results(ep.place_call(settings()))
+    clock.advance(0)
+    assert (done[0].outcome, done[0].by) == ("transport_failure", "network")
+    assert "unreachable" in done[0].reason
+
+
+def test_in_dialog_options_and_reinvite_are_answered() -> None:
+    ep, transport, _ = endpoint()
+    ep.place_call(settings())
+    invite = transport.sent()[0]
+    reply(ep, invite, 200, "OK", body=SDP)
+    ours = NameAddr.parse(invite.header("From"))
+    for method in ("OPTIONS", "INVITE"):
+        request = SipMessage(method=method, uri="sip:huifang@127.0.0.1:5060")
+        request.add("Via", "SIP/2.0/UDP 127.0.0.1:5090;branch=z9hG4bKpeer" + method)
+        request.add("From", "<sip:1001@127.0.0.1:5090>;tag=peer")
+        request.add("To", str(ours))
+        request.add("Call-ID", invite.call_id)
+        request.add("CSeq", f"5 {method}")
+        ep.datagramReceived(request.serialize(), PEER)
+        answer = transport.sent()[-1]
+        assert answer.status == 200 and answer.cseq == (5, method)
+    assert answer.body.startswith(b"v=0")  # the re-INVITE keeps our media as it was
