@@ -1,11 +1,13 @@
-"""`make bench` (issue 6): concurrent calls, our engine against stock pyVoIP.
+"""`make bench` (issue 6): concurrent answered calls, our engine against stock pyVoIP.
 
-A sipp callee answers every call and points its RTP at a capture process, which notes
-when each packet arrives. Each caller runs in its own process so that its CPU time is
-its own. Reported per run: CPU (% of one core), mean and worst-1 % interval between a
-stream's packets, gaps over 40 ms, and drift (how far a stream's packet count falls
-behind wall time, per 10 s). HUIFANG_BENCH_CALLS=50,100,200 and
-HUIFANG_BENCH_PYVOIP=30,60 set the loads; HUIFANG_BENCH_CALL_S the call length (20 s).
+A sipp callee answers every call and sends recorded audio for its whole length; the
+caller plays audio too (and records, for ours). tshark captures the caller's RTP on the
+loopback interface (headers only); each caller runs in its own process so that its CPU
+time and memory are its own. Per run: send interval p50 and p99, gaps over 40 ms, drift
+over the call, packets lost (sequence gaps in the capture, and what the caller received
+against what 50 packets a second would be), CPU % per call, RSS per call, call set-up
+time. HUIFANG_BENCH_CALLS=50,100,200,300, HUIFANG_BENCH_PYVOIP=30,60 and
+HUIFANG_BENCH_CALL_S=60 set the sizes and length. Writes bench/out/calls.json.
 """
 
 from __future__ import annotations
@@ -16,48 +18,80 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from tests.peers import free_udp_port
+from tests.test_kamailio import ready
 
 HERE = Path(__file__).parent
 OUT = HERE / "out"
+PORTS = {"huifang": (30000, 31998), "pyvoip": (32000, 33998)}
 
 
-def stats(arrivals: dict[str, list[float]], seconds: float) -> dict[str, Any]:
-    intervals, gaps, drifts = [], 0, []
-    for times in arrivals.values():
-        t = np.asarray(times[5:])  # skip the start-up
-        if len(t) < 50:
+def callee_audio(path: Path) -> None:
+    """Ten seconds of a real Mandarin clip as raw μ-law, for sipp to loop."""
+    from console.speech import read_8k
+    from prompts.audio import ulaw_encode
+    from tests.speech import MODEL
+
+    pcm = np.frombuffer(read_8k(MODEL.parents[2] / "speech/real/tfasr_vad_test.wav"), "<i2")
+    path.write_bytes(ulaw_encode(pcm))
+
+
+def analyse(pcap: Path, seconds: float) -> dict[str, Any]:
+    fields = subprocess.run(
+        ["tshark", "-r", str(pcap), "-o", "rtp.heuristic_rtp:TRUE", "-T", "fields",
+         "-e", "frame.time_epoch", "-e", "udp.srcport", "-e", "rtp.seq"],
+        capture_output=True, text=True, check=False).stdout
+    streams: dict[str, list[tuple[float, int]]] = {}
+    for line in fields.splitlines():
+        parts = line.split("\t")
+        if len(parts) == 3 and parts[2]:
+            streams.setdefault(parts[1], []).append((float(parts[0]), int(parts[2])))
+    intervals, gaps, drifts, lost, sent = [], 0, [], 0, 0
+    for packets in streams.values():
+        if len(packets) < 100:
             continue
+        t = np.array([p[0] for p in packets[5:]])
+        seq = np.array([p[1] for p in packets])
         d = np.diff(t) * 1000
         intervals.append(d)
         gaps += int((d > 40).sum())
         span = t[-1] - t[0]
-        drifts.append((span / 0.02 - (len(t) - 1)) * 20 / (span / 10))  # ms per 10 s
+        drifts.append(span * 1000 - (len(t) - 1) * 20)  # ms behind wall time over the call
+        steps = np.diff(seq) % 65536
+        lost += int((steps[steps > 1] - 1).sum())
+        sent += len(seq)
     if not intervals:
         return {"streams": 0}
     d = np.concatenate(intervals)
-    return {"streams": len(intervals), "mean_interval_ms": round(float(d.mean()), 2),
-            "worst_1pct_interval_ms": round(float(np.percentile(d, 99)), 2),
-            "gaps_over_40ms": gaps, "drift_ms_per_10s_median": round(float(np.median(drifts)), 1),
-            "drift_ms_per_10s_worst": round(float(np.max(drifts)), 1)}
+    return {"streams": len(intervals), "packets": sent,
+            "send_interval_p50_ms": round(float(np.percentile(d, 50)), 2),
+            "send_interval_p99_ms": round(float(np.percentile(d, 99)), 2),
+            "gaps_over_40ms": gaps, "packets_lost": lost,
+            "drift_ms_over_call_median": round(float(np.median(drifts)), 1),
+            "drift_ms_over_call_worst": round(float(np.max(np.abs(drifts))), 1)}
 
 
-def run(engine: str, calls: int, seconds: float) -> dict[str, Any]:
+def run(engine: str, calls: int, seconds: float, audio: Path) -> dict[str, Any]:
     work = Path(tempfile.mkdtemp(prefix="callbench-"))
-    capture, sip = free_udp_port(), free_udp_port()
-    scenario = (HERE / "sipp/uas_capture.xml.in").read_text().replace("@CAPTURE@", str(capture))
-    (work / "uas.xml").write_text(scenario)
-    catcher = subprocess.Popen([sys.executable, str(HERE / "rtp_capture.py"), str(capture),
-                                str(seconds + 25), str(work / "arrivals.json")])
-    uas = subprocess.Popen(["sipp", "-sf", str(work / "uas.xml"), "-i", "127.0.0.1", "-p",
-                            str(sip), "-m", str(calls), "-nostdin", "-cp",
-                            str(free_udp_port()), "-timeout", f"{int(seconds) + 60}s"],
+    sip = free_udp_port()
+    (work / "uas.xml").write_text((HERE / "sipp/uas_audio.xml.in").read_text()
+                                  .replace("@AUDIO@", str(audio)))
+    uas = subprocess.Popen(["sipp", "-sf", str(work / "uas.xml"), "-i", "127.0.0.1",
+                            "-p", str(sip), "-mi", "127.0.0.1", "-m", str(calls), "-nostdin",
+                            "-cp", str(free_udp_port()), "-mp", str(free_udp_port(span=4)),
+                            "-timeout", f"{int(seconds) + 120}s"],
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    low, high = PORTS[engine]
+    capture = subprocess.Popen(["tshark", "-i", "lo", "-s", "64", "-q", "-f",
+                                f"udp and src portrange {low}-{high}", "-w",
+                                str(work / "rtp.pcap")],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     target, proxy = sip, None
     if engine == "pyvoip":  # it must REGISTER first: kamailio registers it and relays
         target = free_udp_port()
@@ -66,40 +100,44 @@ def run(engine: str, calls: int, seconds: float) -> dict[str, Any]:
         proxy = subprocess.Popen(["kamailio", "-f", str(work / "k.cfg"), "-DD", "-E", "-m", "64",
                                   "-M", "8", "-Y", str(work), "-P", str(work / "k.pid")],
                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        from tests.test_kamailio import ready
-
         ready(target)
+    time.sleep(2.0)  # tshark takes about a second to start capturing
     caller = subprocess.run([sys.executable, "-m", "bench.calls_one", engine, str(calls),
-                             str(seconds), str(target)], capture_output=True, text=True,
-                            timeout=seconds + 300, check=False)
+                             str(seconds), str(target), f"{low}-{high}", str(work)],
+                            capture_output=True, text=True, timeout=seconds + 600,
+                            check=False)
+    capture.terminate()
+    capture.wait(30)
     uas.kill()
     if proxy is not None:
         proxy.terminate()
         proxy.wait(20)
-    catcher.wait(seconds + 60)
     result: dict[str, Any] = {"engine": engine, "calls": calls, "call_s": seconds}
     try:
         result.update(json.loads(caller.stdout.strip().splitlines()[-1]))
     except (json.JSONDecodeError, IndexError):
-        result["error"] = caller.stderr[-500:]
-    result.update(stats(json.loads((work / "arrivals.json").read_text()), seconds))
+        result["error"] = caller.stderr[-800:]
+    result.update(analyse(work / "rtp.pcap", seconds))
     shutil.rmtree(work, ignore_errors=True)
+    print(json.dumps(result), flush=True)
     return result
 
 
 def main() -> None:
-    if shutil.which("sipp") is None:
-        print("sipp is not installed: skipping the call benchmark")
+    missing = [tool for tool in ("sipp", "tshark", "kamailio") if shutil.which(tool) is None]
+    if missing:
+        print(f"{', '.join(missing)} not installed: skipping the call benchmark")
         return
-    seconds = float(os.environ.get("HUIFANG_BENCH_CALL_S", "20"))
-    ours = [int(n) for n in os.environ.get("HUIFANG_BENCH_CALLS", "50,100,200").split(",")]
+    seconds = float(os.environ.get("HUIFANG_BENCH_CALL_S", "60"))
+    ours = [int(n) for n in os.environ.get("HUIFANG_BENCH_CALLS", "50,100,200,300").split(",")
+            if n]
     theirs = [int(n) for n in os.environ.get("HUIFANG_BENCH_PYVOIP", "30,60").split(",") if n]
-    results = [run("huifang", n, seconds) for n in ours]
-    results += [run("pyvoip", n, seconds) for n in theirs]
     OUT.mkdir(exist_ok=True)
+    audio = OUT / "callee.ulaw"
+    callee_audio(audio)
+    results = [run("huifang", n, seconds, audio) for n in ours]
+    results += [run("pyvoip", n, seconds, audio) for n in theirs]
     (OUT / "calls.json").write_text(json.dumps(results, indent=2))
-    for r in results:
-        print(json.dumps(r))
 
 
 if __name__ == "__main__":

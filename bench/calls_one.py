@@ -1,13 +1,16 @@
-"""One caller process for bench.calls_bench: place N calls of S seconds each, playing
-audio, with our engine or stock pyVoIP's VoIPPhone; print CPU use as JSON."""
+"""One caller process for bench.calls_bench: N concurrent calls of S seconds, playing
+audio, with our engine (recording every call) or stock pyVoIP's VoIPPhone. Prints JSON:
+CPU % per call, RSS per call, set-up times, packets received."""
 
 from __future__ import annotations
 
 import json
+import os
 import resource
 import sys
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -18,17 +21,37 @@ def cpu_s() -> float:
     return r.ru_utime + r.ru_stime
 
 
+def rss_mb() -> float:
+    return int(Path("/proc/self/statm").read_text().split()[1]) * os.sysconf(
+        "SC_PAGESIZE") / 2**20
+
+
 def audio(seconds: float) -> bytes:
     t = np.arange(int(seconds * 8000)) / 8000
     return bytes((np.sin(2 * np.pi * 440 * t) * 6000).astype("<i2").tobytes())
 
 
-def huifang(calls: int, seconds: float, port: int) -> dict[str, Any]:
+def summary(calls: int, wall: float, cpu: float, base_rss: float, peak_rss: float,
+            setups: list[float], received: list[int], seconds: float) -> dict[str, Any]:
+    s = np.asarray(setups or [0.0]) * 1000
+    return {"answered": len(setups), "wall_s": round(wall, 1),
+            "cpu_pct_of_one_core": round(100 * cpu / wall, 1),
+            "cpu_pct_per_call": round(100 * cpu / wall / calls, 3),
+            "rss_mb_per_call": round((peak_rss - base_rss) / calls, 2),
+            "setup_ms_p50": round(float(np.percentile(s, 50)), 1),
+            "setup_ms_p95": round(float(np.percentile(s, 95)), 1),
+            "received_share": round(sum(received) / (len(received) * seconds * 50), 3)
+            if received else None}
+
+
+def huifang(calls: int, seconds: float, port: int, low: int, high: int, work: Path
+            ) -> dict[str, Any]:
     from twisted.internet import reactor as _reactor
     from twisted.internet.defer import gatherResults
+    from twisted.internet.task import LoopingCall
 
     from dialer.channels import ChannelPool
-    from dialer.media import MediaSession
+    from dialer.media import MediaSession, PortRange, StereoRecorder
     from dialer.sipudp import SipEndpoint
     from dialer.uac import CallSettings
 
@@ -37,12 +60,21 @@ def huifang(calls: int, seconds: float, port: int) -> dict[str, Any]:
     endpoint = SipEndpoint(reactor)
     sip = reactor.listenUDP(0, endpoint, interface="127.0.0.1")
     pool = ChannelPool(reactor, max_channels=calls, calls_per_second=50)
-    outcomes: list[str] = []
-    lateness: list[float] = []
+    ports = PortRange(low, high)
+    setups: list[float] = []
+    received: list[int] = []
+    peak = [0.0]
+    sampler = LoopingCall(lambda: peak.__setitem__(0, max(peak[0], rss_mb())))
 
     def one(channel: Any) -> Any:
-        media = MediaSession(reactor)
-        rtp = reactor.listenUDP(0, media, interface="127.0.0.1")
+        media = MediaSession(reactor, recorder=StereoRecorder(work / f"rec-{channel.number}.wav"))
+        rtp = None
+        for candidate in ports.candidates():
+            try:
+                rtp = reactor.listenUDP(candidate, media, interface="127.0.0.1")
+                break
+            except OSError:
+                continue
         settings = CallSettings(target=f"sip:1001@127.0.0.1:{port}",
                                 local=("127.0.0.1", sip.getHost().port),
                                 media_port=rtp.getHost().port, ring_timeout=30)
@@ -56,49 +88,66 @@ def huifang(calls: int, seconds: float, port: int) -> dict[str, Any]:
 
         def done(result: Any) -> None:
             media.stop()
-            lateness.append(media.stats.worst_lateness_ms)
-            outcomes.append(result.outcome)
+            if result.answered_s is not None:
+                setups.append(result.answered_s)
+                received.append(media.stats.received)
             rtp.stopListening()
             pool.release(channel)
 
         return runner.done.addCallback(done)
 
+    base = rss_mb()
+    sampler.start(1.0)
     start_cpu, start = cpu_s(), time.monotonic()
     waits = [pool.acquire().addCallback(one) for _ in range(calls)]
     gatherResults(waits).addBoth(lambda _: reactor.stop())
     reactor.run()
-    wall = time.monotonic() - start
-    return {"cpu_pct_of_one_core": round(100 * (cpu_s() - start_cpu) / wall, 1),
-            "answered": outcomes.count("answered"), "wall_s": round(wall, 1),
-            "worst_tick_lateness_ms": round(max(lateness or [0.0]), 1)}
+    return summary(calls, time.monotonic() - start, cpu_s() - start_cpu, base, peak[0],
+                   setups, received, seconds)
 
 
-def pyvoip(calls: int, seconds: float, port: int) -> dict[str, Any]:
-    """Stock VoIPPhone: one phone, N calls each fed by its own thread, as pyVoIP intends.
-    It must REGISTER first, so the sipp callee sits behind a tiny registrar answer."""
+def pyvoip(calls: int, seconds: float, port: int, low: int, high: int, work: Path
+           ) -> dict[str, Any]:
+    """Stock VoIPPhone: one phone, a thread per call writing its audio, as pyVoIP intends."""
     from pyVoIP.VoIP import CallState, VoIPPhone
 
     from tests.peers import free_udp_port
 
     phone = VoIPPhone("127.0.0.1", port, "bench", "bench", myIP="127.0.0.1",
-                      sipPort=free_udp_port(), rtpPortLow=40000, rtpPortHigh=60000)
+                      sipPort=free_udp_port(), rtpPortLow=low, rtpPortHigh=high)
     phone.start()
     pcm8 = ((np.frombuffer(audio(seconds), "<i2").astype(np.int32) >> 8) + 128).astype(
         np.uint8).tobytes()
-    answered = []
+    setups: list[float] = []
+    received: list[int] = []
+    peak = [0.0]
+    running = [True]
+
+    def sample() -> None:
+        while running[0]:
+            peak[0] = max(peak[0], rss_mb())
+            time.sleep(1.0)
 
     def one(n: int) -> None:
+        t0 = time.monotonic()
         call = phone.call(f"100{n}")
-        deadline = time.monotonic() + 30
+        deadline = t0 + 30
         while call.state != CallState.ANSWERED and time.monotonic() < deadline:
-            time.sleep(0.01)
+            time.sleep(0.005)
         if call.state != CallState.ANSWERED:
             return
-        answered.append(n)
+        setups.append(time.monotonic() - t0)
         call.write_audio(pcm8)
-        time.sleep(seconds)
+        heard = 0
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            heard += len(call.read_audio(160, blocking=False))
+            time.sleep(0.02)
+        received.append(heard // 160)
         call.hangup()
 
+    base = rss_mb()
+    threading.Thread(target=sample, daemon=True).start()
     start_cpu, start = cpu_s(), time.monotonic()
     threads = [threading.Thread(target=one, args=(n,)) for n in range(calls)]
     for t in threads:
@@ -107,12 +156,15 @@ def pyvoip(calls: int, seconds: float, port: int) -> dict[str, Any]:
     for t in threads:
         t.join(seconds + 120)
     wall = time.monotonic() - start
+    running[0] = False
+    result = summary(calls, wall, cpu_s() - start_cpu, base, peak[0], setups, received,
+                     seconds)
     phone.stop()
-    return {"cpu_pct_of_one_core": round(100 * (cpu_s() - start_cpu) / wall, 1),
-            "answered": len(answered), "wall_s": round(wall, 1)}
+    return result
 
 
 if __name__ == "__main__":
     engine, n, s, p = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4])
-    result = (huifang if engine == "huifang" else pyvoip)(n, s, p)
-    print(json.dumps(result))
+    low, high = (int(x) for x in sys.argv[5].split("-"))
+    run = huifang if engine == "huifang" else pyvoip
+    print(json.dumps(run(n, s, p, low, high, Path(sys.argv[6]))))
