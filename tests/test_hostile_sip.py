@@ -55,7 +55,7 @@ def test_hostile_datagrams_do_not_disturb_a_call() -> None:
 @settings(max_examples=300, deadline=None)
 @given(st.binary(max_size=2000))
 def test_any_datagram_mid_call(datagram: bytes) -> None:
-    ep, transport, _ = endpoint()
+    ep, _, _ = endpoint()
     runner = ep.place_call(call_settings())
     ep.datagramReceived(datagram, PEER)
     assert runner.call.state in ("calling", "proceeding", "ended")
