@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from tests.peers import free_udp_port
-from tests.test_kamailio import ready
+from tests.test_kamailio import modules, ready
 
 HERE = Path(__file__).parent
 OUT = HERE / "out"
@@ -96,7 +96,8 @@ def run(engine: str, calls: int, seconds: float, audio: Path) -> dict[str, Any]:
     if engine == "pyvoip":  # it must REGISTER first: kamailio registers it and relays
         target = free_udp_port()
         (work / "k.cfg").write_text((HERE / "kamailio.cfg.in").read_text()
-                                    .replace("@PORT@", str(target)).replace("@TRUNK@", str(sip)))
+                                    .replace("@PORT@", str(target)).replace("@TRUNK@", str(sip))
+                                    .replace("@MPATH@", modules()))
         proxy = subprocess.Popen(["kamailio", "-f", str(work / "k.cfg"), "-DD", "-E", "-m", "64",
                                   "-M", "8", "-Y", str(work), "-P", str(work / "k.pid")],
                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

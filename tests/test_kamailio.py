@@ -25,6 +25,13 @@ CONFIG = Path(__file__).parent / "kamailio.cfg.in"
 PASSWORD = "s3cret"
 
 
+def modules() -> str:
+    """Debian puts kamailio's modules under the machine's multiarch directory."""
+    found = sorted(Path("/usr/lib").glob("*/kamailio/modules")) + sorted(
+        Path("/usr/lib").glob("kamailio/modules"))
+    return f"{found[0]}/" if found else "/usr/lib/kamailio/modules/"
+
+
 def ready(port: int, deadline_s: float = 15.0) -> bool:
     """Ask kamailio OPTIONS until it answers (a bounded wait, not a sleep)."""
     options = (f"OPTIONS sip:127.0.0.1:{port} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:9;rport;"
@@ -51,7 +58,8 @@ def proxy(tmp_path: Path) -> Iterator[tuple[int, int]]:
     port, trunk = free_udp_port(), free_udp_port()
     config = tmp_path / "kamailio.cfg"
     config.write_text(CONFIG.read_text(encoding="utf-8").replace("@PORT@", str(port))
-                      .replace("@TRUNK@", str(trunk)).replace("@PASSWORD@", PASSWORD),
+                      .replace("@TRUNK@", str(trunk)).replace("@PASSWORD@", PASSWORD)
+                      .replace("@MPATH@", modules()),
                       encoding="utf-8")
     process = subprocess.Popen(["kamailio", "-f", str(config), "-DD", "-E", "-m", "32",
                                 "-M", "8", "-Y", str(tmp_path), "-P", str(tmp_path / "k.pid")],
