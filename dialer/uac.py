@@ -141,6 +141,8 @@ def target_address(uri: str) -> Address:
     rest = uri.partition(":")[2]
     hostport = rest.rpartition("@")[2].partition(";")[0].partition(">")[0]
     host, _, port = hostport.partition(":")
+    if not host or (port and not (port.isdigit() and 0 < int(port) < 65536)):
+        raise SipParseError(f"no usable host and port in {uri!r}")
     return host, int(port) if port else 5060
 
 
@@ -233,7 +235,11 @@ class OutboundCall:
                    TimerFired: self._on_timer, Hangup: self._on_hangup,
                    TransportError: self._on_transport_error}[type(event)]
         before = self.state
-        actions: list[Action] = handler(event)  # type: ignore[operator]
+        try:
+            actions: list[Action] = handler(event)  # type: ignore[operator]
+        except SipParseError as exc:  # a damaged message: dropped, the call goes on
+            log.warning("call %s: dropped a damaged message: %s", self.call_id, exc)
+            return []
         if self.state is not before:
             log.info("call %s: %s -> %s", self.call_id, before, self.state)
         return actions
@@ -372,15 +378,22 @@ class OutboundCall:
         return self._on_failure(m)
 
     def _on_2xx(self, m: SipMessage) -> list[Action]:
+        # Everything the dialog takes from the 200 is read before anything changes: a
+        # damaged header raises SipParseError here and the message is dropped whole.
         to_tag = NameAddr.parse(m.header("To")).tag
+        contact = m.values("Contact")
+        remote_target = NameAddr.parse(contact[0]).uri if contact else self.settings.target
+        route_set = list(reversed(m.values("Record-Route")))
+        for route in route_set:
+            target_address(NameAddr.parse(route).uri)
+        target_address(remote_target)
         if self.state is State.CONFIRMED or self.state is State.TERMINATING:
             return [Send(self._ack_2xx(), self._in_dialog_hop())]  # a retransmitted 200
         if self.state is State.ENDED:
             return []
         self.remote_tag = to_tag
-        contact = m.values("Contact")
-        self.remote_target = NameAddr.parse(contact[0]).uri if contact else self.settings.target
-        self.route_set = list(reversed(m.values("Record-Route")))
+        self.remote_target = remote_target
+        self.route_set = route_set
         self.answered = True
         self.final = (m.status, m.reason)
         actions: list[Action] = [StopTimer("A"), StopTimer("B"), StopTimer("ring"),

@@ -41,7 +41,13 @@ def test_hostile_datagrams_do_not_disturb_a_call() -> None:
     forged = response_to(invite, 200, "OK", to_tag="evil")
     forged.set("Via", "SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bKforged")
     ep.datagramReceived(forged.serialize(), PEER)
-    assert runner.call.state == "proceeding"
+    # 200s with damaged dialog headers (found by hypothesis: To "<" crashed the handler)
+    for name, value in (("To", "<"), ("Contact", "<sip:x@127.0.0.1:99999>"),
+                        ("Record-Route", "<sip:>")):
+        bad = response_to(invite, 200, "OK", to_tag="t")
+        bad.set(name, value) if name == "To" else bad.add(name, value)
+        ep.datagramReceived(bad.serialize(), PEER)
+        assert runner.call.state == "proceeding" and runner.call.remote_tag is None
     reply(ep, invite, 200, "OK", body=SDP)
     runner.hangup()
     bye = transport.sent()[-1]
