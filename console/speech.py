@@ -62,10 +62,6 @@ class Decoded:
     audio_s: float
     decode_s: float
 
-    @property
-    def accepted_at(self) -> float:
-        return self.understanding.confidence
-
 
 def decode(engine: Engine, pcm: bytes, question: Question, policy: Policy) -> Decoded:
     """Feed a clip in 20 ms frames as RTP would, then understand the final hypothesis."""

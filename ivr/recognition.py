@@ -14,7 +14,7 @@ way, by coverage: how much of the voiced time the recognised answer words accoun
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -146,6 +146,3 @@ def check_pcm(pcm: bytes | bytearray | memoryview) -> bytes:
         raise TypeError(f"audio must be bytes of 8 kHz 16-bit PCM, not {type(pcm).__name__}")
     return bytes(pcm)
 
-
-def dedupe(items: Sequence[str]) -> tuple[str, ...]:
-    return tuple(dict.fromkeys(i for i in items if i))
