@@ -59,6 +59,29 @@ class ReactorTime(Protocol):
                   **kwargs: Any) -> DelayedCall: ...
 
 
+class Timers:
+    """Named timers on the reactor clock, set and stopped as a state machine asks; a
+    timer that fires is fed back to it as TimerFired."""
+
+    def __init__(self, clock: ReactorTime, fire: Callable[[TimerFired], None]) -> None:
+        self.clock = clock
+        self.fire = fire
+        self._calls: dict[str, DelayedCall] = {}
+
+    def set(self, name: str, seconds: float) -> None:
+        self.stop(name)
+        self._calls[name] = self.clock.callLater(seconds, self.fire, TimerFired(name))
+
+    def stop(self, name: str) -> None:
+        timer = self._calls.pop(name, None)
+        if timer is not None and timer.active():
+            timer.cancel()
+
+    def stop_all(self) -> None:
+        for name in list(self._calls):
+            self.stop(name)
+
+
 @dataclass
 class CallResult:
     call_id: str
@@ -79,10 +102,13 @@ class CallRunner:
     done: Deferred[CallResult]
     on_answered: MediaHandler | None = None
     on_early_media: MediaHandler | None = None
-    timers: dict[str, DelayedCall] = field(default_factory=dict)
     started: float = 0.0
     first_response: float | None = None
     answered: float | None = None
+    timers: Timers = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.timers = Timers(self.endpoint.clock, self.feed)
 
     def feed(self, event: Event) -> None:
         now = self.endpoint.clock.seconds()
@@ -97,11 +123,9 @@ class CallRunner:
         if isinstance(action, Send):
             self.endpoint.send(action.message, action.to, self)
         elif isinstance(action, SetTimer):
-            self._stop(action.name)
-            self.timers[action.name] = clock.callLater(
-                action.seconds, self.feed, TimerFired(action.name))
+            self.timers.set(action.name, action.seconds)
         elif isinstance(action, StopTimer):
-            self._stop(action.name)
+            self.timers.stop(action.name)
         elif isinstance(action, EarlyMedia) and self.on_early_media:
             self.on_early_media(action.media)
         elif isinstance(action, Answered):
@@ -111,14 +135,8 @@ class CallRunner:
         elif isinstance(action, Ended):
             self._finish(action)
 
-    def _stop(self, name: str) -> None:
-        timer = self.timers.pop(name, None)
-        if timer is not None and timer.active():
-            timer.cancel()
-
     def _finish(self, ended: Ended) -> None:
-        for name in list(self.timers):
-            self._stop(name)
+        self.timers.stop_all()
         self.endpoint.calls.pop(self.call.call_id, None)
         now = self.endpoint.clock.seconds()
         result = CallResult(
@@ -140,23 +158,19 @@ class CallRunner:
 class RegistrationRunner:
     endpoint: SipEndpoint
     registration: Registration
-    timers: dict[str, DelayedCall] = field(default_factory=dict)
+    timers: Timers = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.timers = Timers(self.endpoint.clock, self.feed)
 
     def feed(self, event: object) -> None:
         for action in self.registration.step(event):
             if isinstance(action, Send):
                 self.endpoint.send(action.message, action.to, None)
             elif isinstance(action, SetTimer):
-                self._stop(action.name)
-                self.timers[action.name] = self.endpoint.clock.callLater(
-                    action.seconds, self.feed, TimerFired(action.name))
+                self.timers.set(action.name, action.seconds)
             elif isinstance(action, StopTimer):
-                self._stop(action.name)
-
-    def _stop(self, name: str) -> None:
-        timer = self.timers.pop(name, None)
-        if timer is not None and timer.active():
-            timer.cancel()
+                self.timers.stop(action.name)
 
     def stop(self) -> None:
         self.feed(Unregister())
