@@ -40,6 +40,7 @@ from dialer.uac import (
 )
 
 log = logging.getLogger(__name__)
+TIMER_D = 32.0
 MediaHandler = Callable[[Any], None]
 
 
@@ -137,7 +138,10 @@ class CallRunner:
 
     def _finish(self, ended: Ended) -> None:
         self.timers.stop_all()
-        self.endpoint.calls.pop(self.call.call_id, None)
+        # Timer D (RFC 3261 §17.1.1.2): the call stays known for 32 s so that a final
+        # response retransmitted because our ACK was lost is ACKed again; then it goes.
+        self.endpoint.clock.callLater(TIMER_D, self.endpoint.calls.pop, self.call.call_id,
+                                      None)
         now = self.endpoint.clock.seconds()
         result = CallResult(
             self.call.call_id, ended.outcome.value, ended.code, ended.reason, ended.by,

@@ -74,7 +74,9 @@ def test_invite_retransmits_on_timer_a_then_times_out_on_b() -> None:
     invites = [m for m in transport.sent() if m.method == "INVITE"]
     assert len(invites) == 7  # 0, .5, 1.5, 3.5, 7.5, 15.5, 31.5 s
     assert len({m.branch for m in invites}) == 1  # retransmissions, not new requests
-    assert done[0].outcome == "timeout" and done[0].code == 0 and not ep.calls
+    assert done[0].outcome == "timeout" and done[0].code == 0
+    clock.advance(32)  # timer D: the finished call is forgotten
+    assert not ep.calls
 
 
 def test_provisional_stops_retransmission_and_cancel_waits_for_it() -> None:
@@ -218,3 +220,19 @@ def test_in_dialog_options_and_reinvite_are_answered() -> None:
         answer = transport.sent()[-1]
         assert answer.status == 200 and answer.cseq == (5, method)
     assert answer.body.startswith(b"v=0")  # the re-INVITE keeps our media as it was
+
+
+def test_a_final_response_retransmitted_after_the_end_is_acked_again() -> None:
+    ep, transport, clock = endpoint()
+    done = results(ep.place_call(settings()))
+    invite = transport.sent()[0]
+    reply(ep, invite, 486, "Busy Here")
+    assert done[0].outcome == "busy" and transport.sent()[-1].method == "ACK"
+    clock.advance(10)
+    reply(ep, invite, 486, "Busy Here")  # our ACK was lost: the callee sends it again
+    acks = [m for m in transport.sent() if m.method == "ACK"]
+    assert len(acks) == 2 and acks[1].branch == invite.branch and len(done) == 1
+    clock.advance(22)  # timer D over: the call is forgotten, a stray 486 is ignored
+    assert not ep.calls
+    reply(ep, invite, 486, "Busy Here")
+    assert len([m for m in transport.sent() if m.method == "ACK"]) == 2
