@@ -68,13 +68,7 @@ def huifang(calls: int, seconds: float, port: int, low: int, high: int, work: Pa
 
     def one(channel: Any) -> Any:
         media = MediaSession(reactor, recorder=StereoRecorder(work / f"rec-{channel.number}.wav"))
-        rtp = None
-        for candidate in ports.candidates():
-            try:
-                rtp = reactor.listenUDP(candidate, media, interface="127.0.0.1")
-                break
-            except OSError:
-                continue
+        rtp = ports.listen(reactor, media, "127.0.0.1")
         settings = CallSettings(target=f"sip:1001@127.0.0.1:{port}",
                                 local=("127.0.0.1", sip.getHost().port),
                                 media_port=rtp.getHost().port, ring_timeout=30)

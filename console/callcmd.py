@@ -80,13 +80,7 @@ def call(app: App, uri: str, play_path: Path | None, record_path: Path | None,
         recorder = StereoRecorder(record_path) if record_path else None
         digits: list[str] = []
         media = MediaSession(reactor, recorder=recorder, on_digit=digits.append)
-        rtp = None
-        for port in PortRange(int(low), int(high)).candidates():
-            try:
-                rtp = reactor.listenUDP(port, media, interface=bind)
-                break
-            except OSError:
-                continue
+        rtp = PortRange(int(low), int(high)).listen(reactor, media, bind)
         if rtp is None:
             fail(f"no free RTP port in {rtp_ports}")
         settings = CallSettings(

@@ -35,18 +35,32 @@ def policy_from(settings: RecognitionSettings) -> Policy:
                   basically_resolved=Intent(settings.basically_resolved))
 
 
-def to_8k(samples: npt.NDArray[np.generic], rate: int) -> bytes:
-    """Mono 16-bit 8 kHz PCM, without trimming or normalising: silence stays silence."""
+FULL_SCALE = {np.dtype(np.uint8): 128.0, np.dtype(np.int16): 32768.0,
+              np.dtype(np.int32): 2.0**31}
+
+
+def to_float_8k(samples: npt.NDArray[np.generic], rate: int) -> npt.NDArray[np.float64]:
+    """Mono 8 kHz audio in [-1, 1], without trimming or normalising: silence stays
+    silence."""
     x = samples.astype(np.float64)
     if x.ndim == 2:
         x = x.mean(axis=1)
     if samples.dtype == np.uint8:
-        x = (x - 128) * 256
-    elif samples.dtype == np.int32:
-        x = x / 65536
+        x = x - 128
+    x = x / FULL_SCALE.get(samples.dtype, 1.0)
     if rate != RATE:
         x = soxr.resample(x, rate, RATE, quality="HQ")
-    return bytes(np.clip(np.round(x), -32768, 32767).astype("<i2").tobytes())
+    return np.asarray(x, dtype=np.float64)
+
+
+def pcm16(x: npt.NDArray[np.float64]) -> npt.NDArray[np.int16]:
+    """[-1, 1] audio as 16-bit samples, rounded and clipped."""
+    return np.clip(np.round(x * 32768), -32768, 32767).astype("<i2")
+
+
+def to_8k(samples: npt.NDArray[np.generic], rate: int) -> bytes:
+    """Mono 16-bit 8 kHz PCM bytes, as a call hears it."""
+    return bytes(pcm16(to_float_8k(samples, rate)).tobytes())
 
 
 def read_8k(path: Path) -> bytes:

@@ -322,3 +322,12 @@ class PortRange:
         start = self._next % len(ports) if ports else 0
         self._next += 1
         return ports[start:] + ports[:start]
+
+    def listen(self, reactor: Any, protocol: DatagramProtocol, interface: str) -> Any:
+        """Bind `protocol` to the first free port of the range; None if all are taken."""
+        for port in self.candidates():
+            try:
+                return reactor.listenUDP(port, protocol, interface=interface)
+            except OSError:
+                continue
+        return None

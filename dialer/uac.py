@@ -182,8 +182,7 @@ class OutboundCall:
         to = NameAddr(s.target) if to_tag is None else NameAddr(s.target).with_tag(to_tag)
         m = SipMessage(method=method, uri=uri)
         m.add("Via", f"SIP/2.0/UDP {host}:{port};branch={branch};rport")
-        for route in self.route_set if method not in ("INVITE", "CANCEL") or self.answered \
-                else []:
+        for route in self.route_set:  # empty until the dialog exists
             m.add("Route", route)
         m.add("Max-Forwards", "70")
         m.add("From", str(NameAddr(s.caller).with_tag(self.local_tag)))

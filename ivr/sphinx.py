@@ -90,6 +90,8 @@ class SphinxEngine:
     dictionary: dict[str, str] = field(init=False, repr=False)
     _free: list[Decoder] = field(init=False, repr=False, default_factory=list)
     _lock: threading.Lock = field(init=False, repr=False, default_factory=threading.Lock)
+    _jsgf: dict[Grammar, tuple[str, list[str]]] = field(init=False, repr=False,
+                                                         default_factory=dict)
 
     def __post_init__(self) -> None:
         self.model = Path(self.model)
@@ -124,7 +126,12 @@ class SphinxEngine:
 
     def jsgf(self, grammar: Grammar) -> tuple[str, list[str]]:
         """The JSGF text of a grammar and the words it needs; phrases the dictionary cannot
-        say are left out with a warning."""
+        say are left out with a warning. Worked out once per grammar, for all decoders."""
+        if grammar not in self._jsgf:
+            self._jsgf[grammar] = self._compile(grammar)
+        return self._jsgf[grammar]
+
+    def _compile(self, grammar: Grammar) -> tuple[str, list[str]]:
         words: list[str] = []
 
         def alternatives(phrases: tuple[str, ...]) -> str:

@@ -52,6 +52,8 @@ class VoskEngine:
     name: str = "vosk"
     model: Any = field(init=False, repr=False)
     has_unknown: bool = field(init=False)
+    _phrases: dict[Grammar, tuple[tuple[str, ...], ...]] = field(
+        init=False, repr=False, default_factory=dict)  # per grammar, worked out once
 
     def __post_init__(self) -> None:
         try:
@@ -94,7 +96,13 @@ class VoskEngine:
                            *([UNKNOWN] if self.has_unknown else [])], ensure_ascii=False)
 
     def phrases(self, grammar: Grammar) -> tuple[tuple[str, ...], ...]:
-        """The grammar's phrases as word sequences the model can say."""
+        """The grammar's phrases as word sequences the model can say (every call uses
+        them twice: worked out once per grammar)."""
+        if grammar not in self._phrases:
+            self._phrases[grammar] = self._segment(grammar)
+        return self._phrases[grammar]
+
+    def _segment(self, grammar: Grammar) -> tuple[tuple[str, ...], ...]:
         phrases: list[tuple[str, ...]] = []
         skipped = []
         for phrase in dict.fromkeys(grammar.phrases):

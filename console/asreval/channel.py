@@ -9,9 +9,9 @@ from functools import cache
 
 import numpy as np
 import numpy.typing as npt
-import soxr
 from scipy import signal
 
+from console.speech import pcm16
 from prompts.audio import ulaw_decode, ulaw_encode
 
 RATE = 8000
@@ -32,17 +32,6 @@ def _active_rms(x: Float) -> float:
     frames = np.sqrt(np.mean(x[:n * 160].reshape(n, 160) ** 2, axis=1))
     loud = np.sort(frames)[n // 2:]
     return float(np.sqrt(np.mean(loud ** 2)))
-
-
-def to_float_8k(samples: npt.NDArray[np.generic], rate: int) -> Float:
-    x = samples.astype(np.float64)
-    if x.ndim == 2:
-        x = x.mean(axis=1)
-    if np.issubdtype(samples.dtype, np.integer):
-        x = x / 32768.0
-    if rate != RATE:
-        x = soxr.resample(x, rate, RATE, quality="HQ")
-    return np.asarray(x, dtype=np.float64)
 
 
 def pink_noise(n: int, rng: np.random.Generator) -> Float:
@@ -69,8 +58,7 @@ def telephone(speech: Float, snr_db: float | None, seed: int, pad_s: float = 0.4
         noise /= np.sqrt(np.mean(noise * noise)) or 1.0
         x = x + noise * 10 ** ((SPEECH_DBFS - snr_db) / 20)
     x = signal.sosfilt(_band(), x)
-    pcm = np.clip(np.round(x * 32768), -32768, 32767).astype(np.int16)
-    return bytes(ulaw_decode(ulaw_encode(pcm)).astype("<i2").tobytes())
+    return bytes(ulaw_decode(ulaw_encode(pcm16(x))).astype("<i2").tobytes())
 
 
 def measured_snr(clean: Float, noisy: Float) -> float:

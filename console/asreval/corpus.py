@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from console.asreval import channel
+from console.speech import pcm16, to_float_8k
 from ivr.intents import Intent, Policy, Question
 from ivr.recognition import grammar_for
 from ivr.understand import understand
@@ -121,7 +122,7 @@ def generate(folder: Path, worker: EspeakWorker, voices: list[Voice], policy: Po
             file = folder / f"{question.value}-{n:03d}-{k:02d}.wav"
             if not file.exists():
                 samples, rate = _say(worker, text, voice)
-                write_wav(file, _as_pcm(channel.to_float_8k(samples, rate)))
+                write_wav(file, pcm16(to_float_8k(samples, rate)))
             items.append(Item(file, question, intent, "answer", True, text))
             done += 1
             if progress:
@@ -155,10 +156,6 @@ def _say(worker: EspeakWorker, text: str, voice: Voice) -> tuple[np.ndarray, int
         raise CorpusError(f"espeak-ng could not say {text!r} in {voice.name}: {exc}") from exc
 
 
-def _as_pcm(x: channel.Float) -> np.ndarray:
-    return np.clip(np.round(x * 32768), -32768, 32767).astype(np.int16)
-
-
 def _off_script(folder: Path, worker: EspeakWorker, voice: Voice, rng: np.random.Generator,
                 real_clips: Path | None) -> list[tuple[Path, str, bool, str]]:
     out: list[tuple[Path, str, bool, str]] = []
@@ -166,16 +163,16 @@ def _off_script(folder: Path, worker: EspeakWorker, voice: Voice, rng: np.random
     for n, text in enumerate(UNRELATED):
         file = folder / f"unrelated-{n:02d}.wav"
         samples, rate = _say(worker, text, voice)
-        speech = channel.to_float_8k(samples, rate)
+        speech = to_float_8k(samples, rate)
         unrelated.append(speech)
-        write_wav(file, _as_pcm(speech))
+        write_wav(file, pcm16(speech))
         out.append((file, "unrelated", True, text))
     sounds = {"silence": channel.silence(3.0, rng), "noise": channel.noise(3.0, rng),
               "breathing": channel.breathing(4.0, rng),
               "television": channel.television(np.concatenate(unrelated[:3]), 5.0, rng)}
     for kind, audio in sounds.items():
         file = folder / f"{kind}.wav"
-        write_wav(file, _as_pcm(audio))
+        write_wav(file, pcm16(audio))
         out.append((file, kind, False, kind))
     if real_clips is not None:
         for file in sorted(real_clips.glob("*.wav")):

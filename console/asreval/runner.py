@@ -8,7 +8,7 @@ from collections.abc import Callable
 from console.asreval import channel
 from console.asreval.corpus import Item
 from console.asreval.metrics import Row
-from console.speech import decode
+from console.speech import decode, pcm16, to_float_8k
 from ivr.intents import Intent, Policy
 from ivr.recognition import Engine
 from prompts.audio import read_wav
@@ -21,13 +21,13 @@ def evaluate(engine: Engine, items: list[Item], snrs: list[float | None], policy
     total = len(items) * len(snrs)
     for item in items:
         samples, info = read_wav(item.file)
-        audio = channel.to_float_8k(samples, info.rate)
+        audio = to_float_8k(samples, info.rate)
         for snr in snrs:
             clip_seed = zlib.crc32(f"{seed}:{item.file.name}:{item.question}:{snr}".encode())
             if use_channel:
                 pcm = channel.telephone(audio, snr, clip_seed, is_speech=item.speech)
             else:
-                pcm = bytes((audio * 32768).clip(-32768, 32767).astype("<i2").tobytes())
+                pcm = bytes(pcm16(audio).tobytes())
             result = decode(engine, pcm, item.question, policy)
             u = result.understanding
             rows.append(Row(item.question, item.expected, u.intent,
