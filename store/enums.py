@@ -97,3 +97,28 @@ SOURCE_LABELS: dict[EvaluationSource, str] = {
     EvaluationSource.AUTO: "智能回访",
     EvaluationSource.SUPERVISOR: "质检修正",
 }
+
+
+class CallbackStatus(enum.StrEnum):
+    """A closure's callback (回访任务) on its way through the campaign."""
+
+    PENDING = "pending"  # due at `due_at`, waiting for a dialer
+    CLAIMED = "claimed"  # a dialer holds it until `lease_until`
+    DONE = "done"  # called back: the answers (or an outcome of its own) are stored
+    REVIEW = "review"  # the machine could not settle it: supervisors' queue
+    CANCELLED = "cancelled"  # excluded, do-not-call, evaluated elsewhere, or reopened
+
+
+class AttemptStatus(enum.StrEnum):
+    IN_PROGRESS = "in_progress"
+    FINISHED = "finished"
+    INTERRUPTED = "interrupted"  # the dialer died or stopped mid-call: closed on restart
+
+
+CALLBACK_STATUS_LABELS: dict[CallbackStatus, str] = {
+    CallbackStatus.PENDING: "待呼叫",
+    CallbackStatus.CLAIMED: "呼叫中",
+    CallbackStatus.DONE: "已回访",
+    CallbackStatus.REVIEW: "待复核",
+    CallbackStatus.CANCELLED: "已取消",
+}

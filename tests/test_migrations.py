@@ -8,6 +8,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine
 
+import store.campaign_models  # noqa: F401 - registers the campaign tables
 from store.db import current_revision, head_revision, make_engine, upgrade
 from store.models import Base
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
+from store.campaign_models import CampaignState  # noqa: F401 - registers the tables
 from store.models import Base
 
 config = context.config

@@ -1,0 +1,139 @@
+"""The campaign switch (pause, resume, run now), the dialer processes, the do-not-call
+list and the campaign's status, shared through the store by every process."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+
+from sqlalchemy import Engine, delete, func, insert, select, update
+
+from store.campaign_models import CallAttempt, Callback, CampaignState, DialerNode, DoNotCall
+from store.enums import AttemptStatus, CallbackStatus
+from store.phones import normalize_phone
+
+DEFAULT = "default"
+
+
+@dataclass(frozen=True)
+class State:
+    paused: bool
+    changed_by: str | None
+    changed_at: datetime | None
+    run_now_at: datetime | None
+
+
+def _ensure(engine: Engine, name: str) -> None:
+    with engine.begin() as conn:
+        if conn.execute(select(CampaignState.name).where(CampaignState.name == name)).first():
+            return
+        conn.execute(insert(CampaignState).values(name=name, paused=False))
+
+
+def state(engine: Engine, name: str = DEFAULT) -> State:
+    _ensure(engine, name)
+    with engine.connect() as conn:
+        row = conn.execute(select(CampaignState).where(CampaignState.name == name)).one()
+    return State(row.paused, row.changed_by, row.changed_at, row.run_now_at)
+
+
+def set_paused(engine: Engine, paused: bool, by: str, now: datetime, name: str = DEFAULT
+               ) -> None:
+    _ensure(engine, name)
+    with engine.begin() as conn:
+        conn.execute(update(CampaignState).where(CampaignState.name == name)
+                     .values(paused=paused, changed_by=by, changed_at=now))
+
+
+def request_run_now(engine: Engine, by: str, now: datetime, name: str = DEFAULT) -> None:
+    """Ask the running dialers to look for due work now instead of at their next tick.
+    Windows still apply: run-now never calls outside one."""
+    _ensure(engine, name)
+    with engine.begin() as conn:
+        conn.execute(update(CampaignState).where(CampaignState.name == name)
+                     .values(run_now_at=now, changed_by=by, changed_at=now))
+
+
+def take_run_now(engine: Engine, name: str = DEFAULT) -> bool:
+    """True once per request (whichever dialer sees it first)."""
+    with engine.begin() as conn:
+        result = conn.execute(update(CampaignState).where(
+            CampaignState.name == name, CampaignState.run_now_at.is_not(None))
+            .values(run_now_at=None))
+        return bool(result.rowcount)
+
+
+def node_seen(engine: Engine, node: str, now: datetime, calls: int, state_: str = "running",
+              started: bool = False) -> None:
+    with engine.begin() as conn:
+        if started or not conn.execute(select(DialerNode.node)
+                                       .where(DialerNode.node == node)).first():
+            conn.execute(delete(DialerNode).where(DialerNode.node == node))
+            conn.execute(insert(DialerNode).values(
+                node=node, started_at=now, seen_at=now, calls_in_progress=calls,
+                state=state_))
+        else:
+            conn.execute(update(DialerNode).where(DialerNode.node == node).values(
+                seen_at=now, calls_in_progress=calls, state=state_))
+
+
+# -- do-not-call -----------------------------------------------------------------------
+def add_do_not_call(engine: Engine, phone: str, reason: str, by: str, now: datetime,
+                    default_area_code: str = "") -> bool:
+    """False if the number was already on the list. The number is normalised as tickets'
+    are (PhoneError if it is not a number)."""
+    if not reason.strip():
+        raise ValueError("a do-not-call entry needs a reason")
+    phone = normalize_phone(phone, default_area_code).e164
+    with engine.begin() as conn:
+        if conn.execute(select(DoNotCall.id).where(DoNotCall.phone == phone)).first():
+            return False
+        conn.execute(insert(DoNotCall).values(phone=phone, reason=reason,
+                                                         added_by=by, added_at=now))
+        conn.execute(update(Callback).where(
+            Callback.phone == phone, Callback.status == CallbackStatus.PENDING)
+            .values(status=CallbackStatus.CANCELLED, note="number on the do-not-call list",
+                    updated_at=now))
+    return True
+
+
+def remove_do_not_call(engine: Engine, phone: str, default_area_code: str = "") -> bool:
+    phone = normalize_phone(phone, default_area_code).e164
+    with engine.begin() as conn:
+        return bool(conn.execute(delete(DoNotCall).where(DoNotCall.phone == phone)).rowcount)
+
+
+def do_not_call(engine: Engine) -> list[tuple[str, str, str, datetime]]:
+    with engine.connect() as conn:
+        rows = conn.execute(select(DoNotCall.phone, DoNotCall.reason, DoNotCall.added_by,
+                                   DoNotCall.added_at).order_by(DoNotCall.added_at)).all()
+    return [(r[0], r[1], r[2], r[3]) for r in rows]
+
+
+# -- status ----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Status:
+    state: State
+    callbacks: dict[str, int]  # by status
+    due_now: int
+    attempts_today: dict[str, int]  # by outcome ("in_progress" while calling)
+    nodes: list[tuple[str, datetime, datetime, int, str]]
+
+
+def status(engine: Engine, now: datetime, name: str = DEFAULT) -> Status:
+    current = state(engine, name)
+    midnight = datetime.combine(now.date(), time(0))
+    with engine.connect() as conn:
+        by_status = {str(s): int(n) for s, n in conn.execute(
+            select(Callback.status, func.count()).group_by(Callback.status)).all()}
+        due_now = int(conn.execute(select(func.count()).where(
+            Callback.status == CallbackStatus.PENDING, Callback.due_at <= now)).scalar_one())
+        outcome = func.coalesce(CallAttempt.outcome, AttemptStatus.IN_PROGRESS.value)
+        today = {str(o): int(n) for o, n in conn.execute(
+            select(outcome, func.count()).where(CallAttempt.started_at >= midnight)
+            .group_by(outcome)).all()}
+        recent = now - timedelta(days=1)
+        nodes = [(r.node, r.started_at, r.seen_at, r.calls_in_progress, r.state)
+                 for r in conn.execute(select(DialerNode).where(DialerNode.seen_at >= recent)
+                                       .order_by(DialerNode.node)).all()]
+    return Status(current, by_status, due_now, today, nodes)

@@ -1,0 +1,112 @@
+"""Tables of the callback campaign: due callbacks, call attempts, what was heard in each
+turn, the do-not-call list, the campaign switch and the dialer processes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from store.enums import AttemptStatus, CallbackStatus
+from store.models import Base, LocalDateTime, _enum
+
+
+class Callback(Base):
+    """回访任务: one per closure that is to be called back."""
+
+    __tablename__ = "callbacks"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    closure_id: Mapped[int] = mapped_column(
+        ForeignKey("closures.id", ondelete="CASCADE"), unique=True)
+    ticket_id: Mapped[int] = mapped_column(
+        ForeignKey("tickets.id", ondelete="CASCADE"), index=True)
+    phone: Mapped[str] = mapped_column(String(20), index=True)
+    status: Mapped[CallbackStatus] = mapped_column(_enum(CallbackStatus))
+    due_at: Mapped[datetime] = mapped_column(LocalDateTime)
+    deadline_at: Mapped[datetime] = mapped_column(LocalDateTime)
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_outcome: Mapped[str | None] = mapped_column(String(40))
+    note: Mapped[str | None] = mapped_column(Text)
+    claimed_by: Mapped[str | None] = mapped_column(String(100))
+    lease_until: Mapped[datetime | None] = mapped_column(LocalDateTime)
+    created_at: Mapped[datetime] = mapped_column(LocalDateTime)
+    updated_at: Mapped[datetime] = mapped_column(LocalDateTime)
+
+    __table_args__ = (Index("ix_callbacks_status_due", "status", "due_at"),)
+
+
+class CallAttempt(Base):
+    """One call placed for one callback. A call covering several of a citizen's tickets
+    has one attempt per callback, sharing the SIP Call-ID."""
+
+    __tablename__ = "call_attempts"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    callback_id: Mapped[int] = mapped_column(
+        ForeignKey("callbacks.id", ondelete="CASCADE"), index=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"))
+    call_id: Mapped[str] = mapped_column(String(100), index=True)
+    node: Mapped[str] = mapped_column(String(100))
+    phone: Mapped[str] = mapped_column(String(20))
+    status: Mapped[AttemptStatus] = mapped_column(_enum(AttemptStatus))
+    started_at: Mapped[datetime] = mapped_column(LocalDateTime, index=True)
+    answered_at: Mapped[datetime | None] = mapped_column(LocalDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(LocalDateTime)
+    outcome: Mapped[str | None] = mapped_column(String(40))
+    sip_code: Mapped[int | None] = mapped_column(Integer)
+    sip_reason: Mapped[str | None] = mapped_column(String(200))
+    heard: Mapped[str | None] = mapped_column(Text)  # carrier announcement, wrong person ...
+    recording: Mapped[str | None] = mapped_column(Text)
+    reason_from_s: Mapped[float | None] = mapped_column(Float)
+    reason_to_s: Mapped[float | None] = mapped_column(Float)
+    reason_text: Mapped[str | None] = mapped_column(Text)
+    next_at: Mapped[datetime | None] = mapped_column(LocalDateTime)
+    decision: Mapped[str | None] = mapped_column(Text)
+
+
+class CallTurn(Base):
+    """One question's answer as it was taken: what was heard, keys, the intent."""
+
+    __tablename__ = "call_turns"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    attempt_id: Mapped[int] = mapped_column(
+        ForeignKey("call_attempts.id", ondelete="CASCADE"), index=True)
+    question: Mapped[str] = mapped_column(String(24))
+    intent: Mapped[str] = mapped_column(String(24))
+    confidence: Mapped[float] = mapped_column(Float)
+    source: Mapped[str] = mapped_column(String(40))
+    heard: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(LocalDateTime)
+
+
+class DoNotCall(Base):
+    """免打扰: numbers that are never called."""
+
+    __tablename__ = "do_not_call"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    phone: Mapped[str] = mapped_column(String(20), unique=True)
+    reason: Mapped[str] = mapped_column(Text)
+    added_by: Mapped[str] = mapped_column(String(100))
+    added_at: Mapped[datetime] = mapped_column(LocalDateTime)
+
+
+class CampaignState(Base):
+    """The campaign switch, shared by every dialer process (one row per campaign)."""
+
+    __tablename__ = "campaign_state"
+    name: Mapped[str] = mapped_column(String(50), primary_key=True)
+    paused: Mapped[bool] = mapped_column(default=False)
+    changed_by: Mapped[str | None] = mapped_column(String(100))
+    changed_at: Mapped[datetime | None] = mapped_column(LocalDateTime)
+    run_now_at: Mapped[datetime | None] = mapped_column(LocalDateTime)
+
+
+class DialerNode(Base):
+    """A running `huifang run` process and when it was last seen."""
+
+    __tablename__ = "dialer_nodes"
+    node: Mapped[str] = mapped_column(String(100), primary_key=True)
+    started_at: Mapped[datetime] = mapped_column(LocalDateTime)
+    seen_at: Mapped[datetime] = mapped_column(LocalDateTime)
+    calls_in_progress: Mapped[int] = mapped_column(default=0)
+    state: Mapped[str] = mapped_column(String(24), default="running")
