@@ -12,8 +12,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import NamedTuple
 from datetime import datetime, time, timedelta
+from typing import NamedTuple
 
 from sqlalchemy import Connection, Engine, and_, func, insert, or_, select, text, update
 

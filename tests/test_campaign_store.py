@@ -49,7 +49,8 @@ def grab(engine: Engine, node: str = "n1", now: datetime = NOW, limit: int = 10,
 
 def statuses(engine: Engine) -> dict[int, CallbackStatus]:
     with engine.connect() as conn:
-        return dict((r[0], r[1]) for r in conn.execute(select(Callback.id, Callback.status)).all())
+        rows = conn.execute(select(Callback.id, Callback.status)).all()
+    return {r[0]: r[1] for r in rows}
 
 
 def test_plan_skips_excluded_evaluated_dnc_and_open_tickets(engine: Engine, tmp_path: Path
@@ -63,7 +64,8 @@ def test_plan_skips_excluded_evaluated_dnc_and_open_tickets(engine: Engine, tmp_
                received="2026-09-28 09:00:00", dispatched="2026-09-28 09:30:00",
                signed="2026-09-28 10:00:00")])
     imp(engine, "exclusions", write_csv(tmp_path / "x.csv", [
-        ["工单编号", "剔除原因", "审批人", "审批时间"], ["B", "重复工单", "李主任", "2026-11-19 10:00"]]))
+        ["工单编号", "剔除原因", "审批人", "审批时间"],
+        ["B", "重复工单", "李主任", "2026-11-19 10:00"]]))
     campaign.add_do_not_call(engine, "13800000003", "本人要求不再回访", "admin", NOW)
     assert plan_callbacks(engine, NOW, due_next_morning, within_days=7) == 1
     assert plan_callbacks(engine, NOW, due_next_morning, within_days=7) == 0  # idempotent
@@ -93,8 +95,8 @@ def test_claim_limit_and_priority(engine: Engine, tmp_path: Path) -> None:
         ticket("C", phone="13800000003", closed="2026-11-17 16:00:00")])
     plan_callbacks(engine, NOW, due_next_morning, within_days=7)
     with engine.connect() as conn:
-        ids = dict((r[0], r[1]) for r in conn.execute(select(Ticket.ticket_no, Callback.id).join(
-            Callback, Callback.ticket_id == Ticket.id)).all())
+        ids = {r[0]: r[1] for r in conn.execute(select(Ticket.ticket_no, Callback.id).join(
+            Callback, Callback.ticket_id == Ticket.id)).all()}
     assert grab(engine, limit=1) == [[ids["B"]]]  # nearest deadline first
     assert grab(engine, limit=1) == [[ids["C"]]]
 
@@ -182,8 +184,8 @@ def test_caps_deadline_and_cancellation(engine: Engine, tmp_path: Path) -> None:
                             ticket("C", phone="13800000003", closed=CLOSED)])
     plan_callbacks(engine, NOW, due_next_morning, within_days=7)
     with engine.begin() as conn:
-        ids = dict((r[0], r[1]) for r in conn.execute(select(Ticket.ticket_no, Callback.id).join(
-            Callback, Callback.ticket_id == Ticket.id)).all())
+        ids = {r[0]: r[1] for r in conn.execute(select(Ticket.ticket_no, Callback.id).join(
+            Callback, Callback.ticket_id == Ticket.id)).all()}
         conn.execute(update(Callback).where(Callback.id == ids["A"]).values(attempts=3))
         conn.execute(update(Callback).where(Callback.id == ids["B"])
                      .values(deadline_at=NOW - timedelta(hours=1)))
