@@ -27,7 +27,7 @@ from twisted.internet.protocol import DatagramProtocol
 from dialer import g711
 from dialer.rtp import RtpError, RtpPacket
 from dialer.sipudp import DelayedCall, ReactorTime
-from ivr.dtmf import DigitReceiver
+from ivr.dtmf import EVENTS, DigitReceiver, TelephoneEvent
 
 log = logging.getLogger(__name__)
 FRAME = 0.02
@@ -265,6 +265,28 @@ class MediaSession(DatagramProtocol):
         queue, self._queue = self._queue, []
         for playback in queue:
             playback.done.callback(False)
+
+    def send_digit(self, digit: str, frames: int = 5) -> None:
+        """A key press as RFC 4733 telephone-events: `frames` packets 20 ms apart with a
+        growing duration, then the end packet three times (the peer may lose one)."""
+        if self.telephone_event is None:
+            raise ValueError("the peer did not offer telephone-event: keys cannot be sent")
+        event, timestamp = EVENTS.index(digit), self._timestamp
+
+        def send(n: int) -> None:
+            transport: Any = self.transport
+            if transport is None or self.remote is None or self.telephone_event is None:
+                return
+            end = n >= frames
+            payload = TelephoneEvent(event, end, 10, SAMPLES * min(n + 1, frames)).serialize()
+            header = _RTP_HEADER.pack(0x80, (0x80 if n == 0 else 0) | self.telephone_event,
+                                      self._sequence, timestamp, self._ssrc)
+            self._sequence = (self._sequence + 1) % 65536
+            transport.write(header + payload, self.remote)
+            if n < frames + 2:
+                self.clock.callLater(FRAME, send, n + 1)
+
+        send(0)
 
     def stop(self) -> None:
         self.running = False

@@ -56,6 +56,11 @@ class Endpointer:
         self.done = False
 
     @property
+    def started(self) -> bool:
+        """Speech has started (barge-in happened or the answer is under way)."""
+        return self._started_at is not None
+
+    @property
     def now_ms(self) -> int:
         return self._frames * FRAME_MS
 

@@ -1,0 +1,376 @@
+"""One callback call, for real: SIP signalling, media, the pure call flow (`ivr.flow`),
+endpointing and recognition, wired together on the reactor.
+
+The session turns what the network and the recogniser report into flow events, and the
+flow's actions into playback, listening, recording marks and saved answers. Answers go to
+`on_answer` the moment the flow takes them. Recognition runs in the recognition pool;
+its results come back to the reactor thread. Carrier announcements are checked on early
+media and on the first seconds after the answer.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from twisted.internet.defer import Deferred
+
+from dialer.media import FRAME_BYTES, MediaSession, PortRange, StereoRecorder
+from dialer.sipudp import CallResult, DelayedCall, SipEndpoint
+from dialer.uac import CallSettings
+from ivr import flow
+from ivr.announcements import Announcement, announcement_grammar, classify
+from ivr.endpoint import Endpointer, EndpointSettings, Event
+from ivr.intents import Intent, Policy, Question
+from ivr.pool import RecognitionPool, Stream
+from ivr.recognition import Hypothesis, grammar_for
+from ivr.understand import DEFAULT_POLICY, understand_hypotheses
+
+log = logging.getLogger(__name__)
+ANNOUNCEMENT_AFTER_ANSWER_S = 6.0  # carriers that answer first speak within this
+MIN_EARLY_AUDIO_S = 1.0
+
+
+@dataclass(frozen=True)
+class SessionSettings:
+    accept: float = 0.5
+    no_input_s: float = 5.0
+    media_silence_s: float = 10.0  # no RTP at all for this long after answer: media failure
+    max_call_s: float = 300.0
+    endpoint: EndpointSettings = field(  # the no-input timer is the session's own
+        default_factory=lambda: EndpointSettings(no_input_ms=10**9))
+    policy: Policy = DEFAULT_POLICY
+    margin: float = 0.05
+    announcement_after_answer: bool = True
+
+
+@dataclass
+class CallReport:
+    sip: CallResult | None = None
+    flow_outcome: flow.CallOutcome | None = None
+    announcement: Announcement | None = None
+    heard: str = ""  # the announcement or the words that decided an outcome of its own
+    reason_spans: dict[int, tuple[float, float]] = field(default_factory=dict)
+    call_later: bool = False
+    turn_latencies_ms: list[float] = field(default_factory=list)
+    digits: str = ""
+    recording: str | None = None
+
+    @property
+    def answered(self) -> bool:
+        return self.sip is not None and self.sip.outcome == "answered"
+
+
+Prompts = Mapping[tuple[str, int | None], bytes]
+
+
+class CallSession:
+    def __init__(self, reactor: Any, endpoint: SipEndpoint, settings: CallSettings,
+                 tickets: int, prompts: Prompts, *, ports: PortRange, bind: str,
+                 recognition: RecognitionPool | None, recording: Path | None = None,
+                 on_answer: Callable[[flow.SaveAnswer], None] = lambda _: None,
+                 on_answered: Callable[[], None] = lambda: None,
+                 session: SessionSettings = SessionSettings()) -> None:
+        self.reactor, self.endpoint, self.settings = reactor, endpoint, settings
+        self.prompts, self.ports, self.bind = prompts, ports, bind
+        self.pool, self.on_answer, self.on_answered = recognition, on_answer, on_answered
+        self.cfg = session
+        self.state = flow.start(tickets, session.accept)
+        self.report = CallReport(recording=str(recording) if recording else None)
+        recorder = StereoRecorder(recording) if recording else None
+        self.media = MediaSession(reactor, recorder=recorder, on_audio=self._heard,
+                                  on_digit=self._digit)
+        self.done: Deferred[CallReport] = Deferred()
+        self._listen: flow.Listen | None = None
+        self._endpointer: Endpointer | None = None
+        self._stream: Stream | None = None
+        self._decoding = False
+        self._no_input: DelayedCall | None = None
+        self._last_play: Deferred[bool] | None = None
+        self._speech_ended_at: float | None = None
+        self._answered_at: float | None = None
+        self._reason_started: dict[int, float] = {}
+        self._announcement: Stream | None = None
+        self._announcement_bytes = 0
+        self._received_mark = 0
+        self._rtp: Any = None
+        self._runner: Any = None
+        self.call_id = ""
+
+    # -- start and end -------------------------------------------------------------------
+    def start(self) -> Deferred[CallReport]:
+        self._rtp = self.ports.listen(self.reactor, self.media, self.bind)
+        if self._rtp is None:
+            self.report.flow_outcome = None
+            self.done.errback(RuntimeError(f"no free RTP port on {self.bind}"))
+            return self.done
+        settings = CallSettings(**{**self.settings.__dict__,
+                                   "media_port": self._rtp.getHost().port})
+        self._runner = self.endpoint.place_call(settings, on_answered=self._sip_answered,
+                                                on_early_media=self._early_media)
+        self.call_id = self._runner.call.call_id
+        self._runner.done.addCallback(self._sip_ended)
+        return self.done
+
+    def hangup(self) -> None:
+        if self._runner is not None:
+            self._runner.hangup()
+
+    def _sip_ended(self, result: CallResult) -> None:
+        self.report.sip = result
+        self._cancel_timer()
+        if self.state.phase is not flow.Phase.ENDED and self._answered_at is not None:
+            self._feed(flow.HungUp())
+        self.media.stop()
+        self.report.digits = "".join(self.media.digits.digits)
+        for stream in (self._stream, self._announcement):
+            if stream is not None:
+                stream.close()
+        self._stream = self._announcement = None
+        if not self._answered_at and len(self.media.early) >= MIN_EARLY_AUDIO_S * 16000 \
+                and self.pool is not None:
+            early = self.pool.open(self.call_id + "/early", announcement_grammar())
+            early.feed(bytes(self.media.early[:len(self.media.early) // 2 * 2]))
+            self._on_future(early.finish(), self._early_classified)
+            early.close()
+            return
+        self._finish()
+
+    def _early_classified(self, hypothesis: Hypothesis | BaseException) -> None:
+        if isinstance(hypothesis, Hypothesis) and hypothesis.text \
+                and hypothesis.confidence >= self.cfg.accept:
+            self.report.announcement = classify(hypothesis.text)
+            self.report.heard = hypothesis.text
+        self._finish()
+
+    def _finish(self) -> None:
+        if self._rtp is not None:
+            self._rtp.stopListening()
+            self._rtp = None
+        if not self.done.called:
+            log.info("call %s: report %s/%s", self.call_id,
+                     self.report.sip.outcome if self.report.sip else None,
+                     self.report.flow_outcome)
+            self.done.callback(self.report)
+
+    # -- SIP -----------------------------------------------------------------------------
+    def _early_media(self, description: Any) -> None:
+        self.media.configure((description.address, description.port), description.codec,
+                             description.telephone_event)
+
+    def _sip_answered(self, description: Any) -> None:
+        if description is None:
+            return  # no common codec: the call engine hangs up
+        self._early_media(description)
+        self._answered_at = self.reactor.seconds()
+        self.media.start()
+        self.on_answered()
+        if self.pool is not None and self.cfg.announcement_after_answer:
+            self._announcement = self.pool.open(self.call_id + "/announcement",
+                                                announcement_grammar())
+        self.reactor.callLater(self.cfg.max_call_s, self.hangup)
+        self.reactor.callLater(self.cfg.media_silence_s, self._watch_media)
+        self._feed(flow.Answered())
+
+    def _watch_media(self) -> None:
+        if self.state.phase is flow.Phase.ENDED or self.report.sip is not None:
+            return
+        if self.media.stats.received == self._received_mark:
+            self._feed(flow.MediaFailure("no RTP from the citizen for "
+                                         f"{self.cfg.media_silence_s:g} s"))
+            return
+        self._received_mark = self.media.stats.received
+        self.reactor.callLater(self.cfg.media_silence_s, self._watch_media)
+
+    # -- the flow ------------------------------------------------------------------------
+    def _feed(self, event: flow.Event) -> None:
+        before = self.state.phase
+        self.state, actions = flow.step(self.state, event)
+        log.debug("call %s: %s -> %s", self.call_id, event, actions)
+        if self.state.phase is not before:
+            log.info("call %s: %s -> %s on %s", self.call_id, before, self.state.phase,
+                     type(event).__name__)
+        for action in actions:
+            self._run(action)
+
+    def _run(self, action: flow.Action) -> None:
+        now = self.reactor.seconds()
+        if isinstance(action, flow.Play):
+            pcm = self.prompts.get((action.prompt, action.ticket)) \
+                or self.prompts.get((action.prompt, None))
+            if pcm is None:
+                log.error("call %s: prompt %s has no audio", self.call_id, action.prompt)
+                self._feed(flow.MediaFailure(f"prompt {action.prompt} has no audio"))
+                return
+            if self._speech_ended_at is not None:  # the answer's turn, to the next prompt
+                self.report.turn_latencies_ms.append((now - self._speech_ended_at) * 1000)
+                self._speech_ended_at = None
+            played = self.media.play(pcm)
+            self._last_play = played
+            prompt = action.prompt
+            played.addCallback(lambda finished: self._prompt_done(prompt, finished))
+        elif isinstance(action, flow.StopPlayback):
+            self.media.stop_playback()
+        elif isinstance(action, flow.Listen):
+            self._start_listening(action)
+        elif isinstance(action, flow.StartRecording):
+            self._reason_started[action.ticket] = now - (self._answered_at or now)
+        elif isinstance(action, flow.StopRecording):
+            start = self._reason_started.pop(action.ticket, None)
+            if start is not None:
+                self.report.reason_spans[action.ticket] = (
+                    round(start, 2), round(now - (self._answered_at or now), 2))
+        elif isinstance(action, flow.SaveAnswer):
+            self.on_answer(action)
+        elif isinstance(action, flow.ScheduleRetry):
+            self.report.call_later = True
+        elif isinstance(action, flow.EndCall):
+            self.report.flow_outcome = action.outcome
+            self._stop_listening()
+            if self._last_play is not None and not self._last_play.called:
+                self._last_play.addBoth(lambda _: self.hangup())
+            else:
+                self.hangup()
+
+    def _prompt_done(self, prompt: str, finished: bool) -> None:
+        if not finished:
+            return
+        self._feed(flow.PromptFinished(prompt))
+        if self._listen is not None and self.state.playing is None \
+                and self._endpointer is not None and not self._endpointer.started:
+            self._arm_no_input()
+
+    # -- listening -----------------------------------------------------------------------
+    def _start_listening(self, listen: flow.Listen) -> None:
+        self._cancel_timer()
+        self._listen = listen
+        self._endpointer = Endpointer(self.cfg.endpoint)
+        self._decoding = False
+        if listen.question is not None and not listen.keys_only and self.pool is not None:
+            grammar = grammar_for(listen.question)
+            if self._stream is None:
+                self._stream = self.pool.open(self.call_id, grammar)
+            else:
+                self._stream.reset(grammar)
+        if self.state.playing is None:
+            self._arm_no_input()
+
+    def _stop_listening(self) -> None:
+        self._listen = None
+        self._endpointer = None
+        self._cancel_timer()
+
+    def _arm_no_input(self) -> None:
+        self._cancel_timer()
+        self._no_input = self.reactor.callLater(self.cfg.no_input_s, self._timed_out)
+
+    def _cancel_timer(self) -> None:
+        if self._no_input is not None and self._no_input.active():
+            self._no_input.cancel()
+        self._no_input = None
+
+    def _timed_out(self) -> None:
+        self._no_input = None
+        if self._listen is None or self._decoding:
+            return
+        self._stop_listening()
+        self._feed(flow.NoInput())
+
+    def _heard(self, pcm: bytes) -> None:
+        """Audio from the citizen (after the answer), in whatever packet size came."""
+        if self._announcement is not None:
+            self._announcement.feed(pcm)
+            self._announcement_bytes += len(pcm)
+            if self._announcement_bytes >= ANNOUNCEMENT_AFTER_ANSWER_S * 16000:
+                stream, self._announcement = self._announcement, None
+                self._on_future(stream.finish(), self._answer_classified)
+                stream.close()
+        if self._listen is None or self._endpointer is None or self._decoding:
+            return
+        if self._listen.keys_only:
+            return  # only a key or the no-input timer can settle this turn
+        if self._listen.question is not None and self._stream is not None:
+            self._stream.feed(pcm)
+        for start in range(0, len(pcm) - FRAME_BYTES + 1, FRAME_BYTES):
+            point = self._endpointer.feed(pcm[start:start + FRAME_BYTES])
+            if point is None:
+                continue
+            if point.event is Event.SPEECH_STARTED:
+                self._cancel_timer()
+                if self._listen.question is not None:
+                    self._feed(flow.SpeechStarted())
+            else:  # the answer ended (or ran too long): when the voice actually stopped
+                behind = (self._endpointer.now_ms - point.at_ms) / 1000
+                self._speech_ended_at = self.reactor.seconds() - behind
+                self._end_of_speech()
+                return
+
+    def _end_of_speech(self) -> None:
+        listen = self._listen
+        if listen is None:
+            return
+        if listen.question is None:  # the reason was said
+            self._stop_listening()
+            self._feed(flow.Recognised(Intent.UNCLEAR, 0.0))
+            return
+        if self._stream is None:  # no recogniser at all: the flow goes on to keys
+            self._stop_listening()
+            self._feed(flow.Recognised(Intent.UNCLEAR, 0.0))
+            return
+        self._decoding = True
+        question = listen.question
+        self._on_future(self._stream.finish(),
+                        lambda result: self._recognised(question, result))
+
+    def _recognised(self, question: Question, result: Hypothesis | BaseException) -> None:
+        self._decoding = False
+        if self._listen is None or self._listen.question is not question:
+            return  # the flow moved on (a key, a hang-up) while the engine decoded
+        self._stop_listening()
+        if isinstance(result, BaseException):
+            log.warning("call %s: recognition failed: %s", self.call_id, result)
+            self._feed(flow.Recognised(Intent.UNCLEAR, 0.0))
+            return
+        understood = understand_hypotheses(result.text, result.confidence,
+                                           result.alternatives, question,
+                                           self.cfg.margin, self.cfg.policy)
+        log.info("call %s: heard %r (%.2f) for %s: %s %.2f", self.call_id, result.text,
+                 result.confidence, question, understood.intent, understood.confidence)
+        if understood.intent in (Intent.WRONG_PERSON, Intent.CALL_LATER):
+            self.report.heard = result.text
+        self._feed(flow.Recognised(understood.intent, understood.confidence, understood.also,
+                                   result.text))
+
+    def _answer_classified(self, result: Hypothesis | BaseException) -> None:
+        if not isinstance(result, Hypothesis) or not result.text \
+                or result.confidence < self.cfg.accept:
+            return
+        meaning = classify(result.text)
+        if meaning is None or self.state.phase is flow.Phase.ENDED:
+            return
+        log.info("call %s: carrier announcement after answer: %s", self.call_id, result.text)
+        self.report.announcement, self.report.heard = meaning, result.text
+        self._stop_listening()
+        self.state = flow.FlowState(tickets=self.state.tickets, phase=flow.Phase.ENDED)
+        self.media.stop_playback()
+        self.hangup()
+
+    def _digit(self, digit: str) -> None:
+        if self._answered_at is None or self.state.phase is flow.Phase.ENDED:
+            return
+        self._cancel_timer()
+        if self._listen is not None and self._listen.question is not None:
+            self._stop_listening()
+        self._feed(flow.Digit(digit))
+
+    # -- threads to the reactor ----------------------------------------------------------
+    def _on_future(self, future: Future[Any], then: Callable[[Any], None]) -> None:
+        def landed(done: Future[Any]) -> None:
+            error = done.exception()
+            self.reactor.callFromThread(then, error if error is not None else done.result())
+
+        future.add_done_callback(landed)

@@ -1,0 +1,164 @@
+"""Real calls through the whole call path: SIP, RTP, endpointing, PocketSphinx with the
+shared Mandarin model, and the call flow, against the loopback citizen simulator."""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dialer.callsession import CallReport, CallSession, SessionSettings
+from dialer.media import PortRange
+from dialer.simulator import Behaviour, Citizen, CitizenSimulator, Turn
+from dialer.sipudp import SipEndpoint
+from dialer.uac import CallSettings
+from ivr import flow
+from ivr.announcements import Announcement
+from ivr.intents import Intent, Question
+from ivr.pool import RecognitionPool
+from ivr.sphinx import SphinxEngine
+from tests.conftest import need
+from tests.peers import free_udp_port, on_reactor, reactor
+from tests.speech import MODEL, espeak
+
+VOICE = "sit/cmn-latn-pinyin+f3"
+PROMPTS = {
+    "greeting": "您好，这里是热线回访。", "greeting_multi": "您好，您有两件诉求已经办结。",
+    "ticket_intro": "第一件，关于电梯的问题。", "ask_resolved": "请问问题解决了吗？",
+    "ask_satisfied": "请问您满意吗？", "no_input_resolved": "没有听到，解决了吗？",
+    "no_input_satisfied": "没有听到，满意吗？", "no_match_resolved": "没有听清，请按键。",
+    "no_match_satisfied": "没有听清，请按键。", "keys_only_resolved": "请按键回答。",
+    "keys_only_satisfied": "请按键回答。", "ask_reason": "请说明原因。", "thanks": "谢谢，再见。",
+    "wrong_person": "抱歉打扰了。", "call_later": "好的，稍后联系。"}
+
+
+@functools.cache
+def prompts() -> dict[tuple[str, int | None], bytes]:
+    return {(pid, None): espeak(text, VOICE, speed=190, pad_s=0.2) for pid, text in PROMPTS.items()}
+
+
+@functools.cache
+def pool() -> RecognitionPool:
+    need(MODEL.exists(), f"the shared Mandarin model is missing at {MODEL}")
+    return RecognitionPool(SphinxEngine(MODEL), workers=2)
+
+
+def say(text: str) -> Turn:
+    return Turn("say", espeak(text, VOICE, speed=170, pad_s=0.1), label=text)
+
+
+def key(digit: str) -> Turn:
+    return Turn("key", digit=digit)
+
+
+def run_call(citizen: Citizen, tmp_path: Path, tickets: int = 1, number: str = "13800000001",
+             ring_timeout: float = 5.0) -> tuple[CallReport, list[flow.SaveAnswer], list[str]]:
+    answers: list[flow.SaveAnswer] = []
+    simulator = CitizenSimulator(reactor, {number: citizen})
+
+    def go() -> Any:
+        uas = reactor.listenUDP(0, simulator, interface="127.0.0.1")
+        endpoint = SipEndpoint(reactor)
+        sip = reactor.listenUDP(0, endpoint, interface="127.0.0.1")
+        low = free_udp_port(20)
+        settings = CallSettings(target=f"sip:{number}@127.0.0.1:{uas.getHost().port}",
+                                local=("127.0.0.1", sip.getHost().port), media_port=0,
+                                ring_timeout=ring_timeout)
+        session = CallSession(reactor, endpoint, settings, tickets, prompts(),
+                              ports=PortRange(low, low + 18), bind="127.0.0.1",
+                              recognition=pool(), recording=tmp_path / "call.wav",
+                              on_answer=answers.append,
+                              session=SessionSettings(no_input_s=2.0))
+
+        def stop(report: CallReport) -> CallReport:
+            reactor.callLater(0.5, sip.stopListening)
+            reactor.callLater(0.5, uas.stopListening)
+            return report
+
+        return session.start().addCallback(stop)
+
+    report: CallReport = on_reactor(go)
+    return report, answers, simulator.history.get(number, [])
+
+
+def intents(answers: list[flow.SaveAnswer]) -> list[tuple[Question, Intent]]:
+    return [(a.question, a.intent) for a in answers]
+
+
+@pytest.mark.timeout(120)
+def test_keys_answer_both_questions(tmp_path: Path) -> None:
+    report, answers, _ = run_call(Citizen(turns=(key("1"), key("2"))), tmp_path)
+    assert report.answered and report.flow_outcome is flow.CallOutcome.COMPLETED
+    assert intents(answers) == [(Question.RESOLVED, Intent.RESOLVED),
+                                (Question.SATISFIED, Intent.BASIC_SATISFIED)]
+    assert all(a.source == "keys" for a in answers)
+    assert (tmp_path / "call.wav").stat().st_size > 44 + 16000 * 2
+
+
+@pytest.mark.timeout(120)
+def test_spoken_answers_and_a_recorded_reason(tmp_path: Path) -> None:
+    report, answers, _ = run_call(Citizen(turns=(say("还没有解决"), say("非常不满意"),
+                                                 say("物业一直没有来维修"))), tmp_path)
+    assert report.flow_outcome is flow.CallOutcome.COMPLETED
+    assert intents(answers) == [(Question.RESOLVED, Intent.UNRESOLVED),
+                                (Question.SATISFIED, Intent.UNSATISFIED)]
+    assert [a.source for a in answers] == ["speech", "speech"]
+    assert min(a.confidence for a in answers) >= 0.5
+    start, end = report.reason_spans[0]
+    assert end - start > 1.0
+    assert report.turn_latencies_ms  # measured from the end of the citizen's voice
+
+
+@pytest.mark.timeout(120)
+def test_silence_falls_back_to_keys_then_unclear(tmp_path: Path) -> None:
+    report, answers, _ = run_call(Citizen(turns=(Turn("silence"), Turn("silence"), key("1"),
+                                                 Turn("silence"), Turn("silence"),
+                                                 Turn("silence"))), tmp_path)
+    assert intents(answers) == [(Question.RESOLVED, Intent.RESOLVED),
+                                (Question.SATISFIED, Intent.UNCLEAR)]
+    assert report.flow_outcome is flow.CallOutcome.UNCLEAR
+
+
+@pytest.mark.timeout(120)
+def test_hang_up_after_question_one_keeps_it(tmp_path: Path) -> None:
+    report, answers, _ = run_call(Citizen(turns=(key("1"), Turn("hangup"))), tmp_path)
+    assert intents(answers) == [(Question.RESOLVED, Intent.RESOLVED)]
+    assert report.flow_outcome is flow.CallOutcome.HUNG_UP_EARLY
+    assert report.sip is not None and report.sip.by == "remote"
+
+
+@pytest.mark.timeout(120)
+def test_wrong_person_is_an_outcome_of_its_own(tmp_path: Path) -> None:
+    report, answers, _ = run_call(Citizen(turns=(say("不是我"),)), tmp_path)
+    assert report.flow_outcome is flow.CallOutcome.WRONG_PERSON and answers == []
+
+
+@pytest.mark.timeout(120)
+def test_two_tickets_one_call(tmp_path: Path) -> None:
+    report, answers, _ = run_call(Citizen(turns=(Turn("silence"), key("1"), key("1"),
+                                                 key("1"), key("1"))), tmp_path, tickets=2)
+    assert [(a.ticket, a.intent) for a in answers] == [
+        (0, Intent.RESOLVED), (0, Intent.SATISFIED), (1, Intent.RESOLVED),
+        (1, Intent.SATISFIED)]
+    assert report.flow_outcome is flow.CallOutcome.COMPLETED
+
+
+@pytest.mark.timeout(120)
+def test_busy_and_no_answer_are_not_answered(tmp_path: Path) -> None:
+    report, answers, _ = run_call(Citizen(Behaviour.BUSY), tmp_path)
+    assert report.sip is not None and (report.sip.outcome, report.sip.code) == ("busy", 486)
+    report, _, _ = run_call(Citizen(Behaviour.NO_ANSWER), tmp_path, ring_timeout=1.5)
+    assert report.sip is not None and report.sip.outcome == "no_answer"
+    assert report.flow_outcome is None and answers == []
+
+
+@pytest.mark.timeout(120)
+def test_carrier_announcement_on_early_media(tmp_path: Path) -> None:
+    audio = espeak("您拨打的电话已关机", VOICE)
+    report, answers, _ = run_call(Citizen(Behaviour.ANNOUNCEMENT, announcement=audio),
+                                  tmp_path)
+    assert report.sip is not None and report.sip.code == 480
+    assert report.announcement is Announcement.SWITCHED_OFF, report.heard
+    assert answers == []
