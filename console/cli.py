@@ -161,6 +161,7 @@ def main() -> None:
         promptscmd,
         recognizecmd,
         reportcmd,
+        runcmd,
         samplecmd,
     )
 

@@ -8,6 +8,7 @@ if it exists; with none of them the built-in defaults apply. `HUIFANG_DB` overri
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
@@ -118,6 +119,50 @@ class TrunkSettings(_Section):
     max_channels: int = Field(default=30, ge=1, le=2000)
     calls_per_second: float = Field(default=5.0, gt=0, le=500)
     ring_timeout_s: float = Field(default=30.0, gt=0, le=300)
+    # where a citizen's number is dialled: {number} is the national number (13812345678)
+    target: str = Field(default="sip:{number}@127.0.0.1:5080", pattern=r"^sips?:.*\{number\}")
+    dial_prefix: str = Field(default="", pattern=r"^[0-9*#]*$")  # e.g. 0 for an outside line
+
+
+_WINDOW = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-(([01]\d|2[0-3]):([0-5]\d)|24:00)$")
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+class CampaignSection(_Section):
+    """When and how the callback campaign calls (`huifang run`)."""
+
+    windows: list[str] = Field(default_factory=lambda: ["09:00-12:00", "14:00-20:30"])
+    weekday_windows: dict[str, list[str]] = Field(default_factory=dict)  # "sat": [...]
+    skip_holidays: bool = True  # statutory holidays (chinese-calendar): no calls
+    delay_days: int = Field(default=1, ge=0, le=30)
+    within_days: int = Field(default=7, ge=1, le=60)
+    max_attempts: int = Field(default=3, ge=1, le=10)
+    max_calls_per_number_per_day: int = Field(default=2, ge=1, le=10)
+    retry_minutes: dict[str, float] = Field(default_factory=dict)  # outcome -> minutes
+    reopen_on_negative: bool = False  # 退回重办 when the citizen says 未解决 or 不满意
+    tick_s: float = Field(default=5.0, gt=0, le=300)
+    lease_s: float = Field(default=300.0, ge=10, le=3600)
+    recordings_dir: str = "var/recordings"
+    http: str = Field(default="127.0.0.1:9345", pattern=r"^[^:]+:\d{1,5}$")  # health, metrics
+    node: str = ""  # this process's name in the store; empty: host name and pid
+    no_input_s: float = Field(default=5.0, gt=0, le=30)
+
+    @field_validator("windows")
+    @classmethod
+    def _windows(cls, value: list[str]) -> list[str]:
+        for window in value:
+            if not _WINDOW.match(window) or window[:5] >= window[6:]:
+                raise ValueError(f"window {window!r}: use HH:MM-HH:MM, start before end")
+        return value
+
+    @field_validator("weekday_windows")
+    @classmethod
+    def _weekdays(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        for day, windows in value.items():
+            if day not in WEEKDAYS:
+                raise ValueError(f"{day!r} is not one of {', '.join(WEEKDAYS)}")
+            cls._windows(windows)
+        return value
 
 
 class LoggingSettings(_Section):
@@ -134,6 +179,7 @@ class Settings(_Section):
     prompts: PromptSettings = PromptSettings()
     recognition: RecognitionSettings = RecognitionSettings()
     trunk: TrunkSettings = TrunkSettings()
+    campaign: CampaignSection = CampaignSection()
     logging: LoggingSettings = LoggingSettings()
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)

@@ -1,26 +1,64 @@
 """`huifang demo`: the main job on the embedded default, with nothing configured.
 
-Until the dialer exists it builds a SQLite store from a generated hotline through the
-real import path, summarises it, prints last month's ranking and writes the reports.
+Builds a SQLite store from a generated hotline through the real import path, then runs
+a callback campaign through the real service (scheduler, SIP dialer, media, speech
+recognition, store) against a loopback citizen simulator, and prints what came of it:
+the outcomes, the month's ranking with the automatic callbacks counted, and where the
+recordings and reports are.
 """
 
 from __future__ import annotations
 
+import csv
+import logging
 import shutil
-from datetime import datetime
+from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import click
 
 from console.cli import App, cli, out, pass_app
+from console.config import Settings
+from console.democampaign import (
+    Speech,
+    live_progress,
+    make_citizens,
+    outcome_table,
+    progress_of,
+    settled,
+    simulator,
+)
 from console.importcmd import import_file
+from console.promptscmd import renderer
 from console.render import import_line, print_summary
 from console.reportcmd import print_ranking, rules_of, write_outputs
+from console.service import campaign_settings, local_now, start_service
+from console.speech import engine_from
+from dialer.prompting import CallPrompts
+from ivr.pool import RecognitionPool
+from prompts.cache import PromptCache
+from prompts.tts import EspeakWorker, TtsUnavailable
 from scoring.periods import parse_period
 from scoring.report import build_report
 from store.db import make_engine, upgrade
 from store.sample import generate
 from store.summary import summarize
+
+log = logging.getLogger(__name__)
+
+
+def demo_settings(settings: Settings, directory: Path, channels: int) -> Settings:
+    """Loopback trunk, calling windows open round the clock (a demo may run at night;
+    a real campaign never calls outside its windows), due at once, fast ticks."""
+    trunk = settings.trunk.model_copy(update={
+        "bind": "127.0.0.1", "sip_port": 0, "max_channels": channels, "calls_per_second": 4.0,
+        "ring_timeout_s": 8.0})
+    campaign = settings.campaign.model_copy(update={
+        "windows": ["00:00-24:00"], "weekday_windows": {}, "skip_holidays": False,
+        "delay_days": 1, "tick_s": 1.0, "http": "127.0.0.1:0", "node": "demo",
+        "recordings_dir": str(directory / "recordings"), "no_input_s": 4.0})
+    return settings.model_copy(update={"trunk": trunk, "campaign": campaign})
 
 
 @cli.command("demo")
@@ -28,18 +66,25 @@ from store.summary import summarize
               default=Path("var/demo"), show_default=True,
               help="Working directory of the demo (recreated each run).")
 @click.option("--tickets", type=click.IntRange(1), default=3000, show_default=True)
+@click.option("--callbacks", type=click.IntRange(1, 500), default=50, show_default=True,
+              help="Fresh closures the campaign calls back.")
+@click.option("--channels", type=click.IntRange(1, 100), default=12, show_default=True)
 @click.option("--seed", type=int, default=12345, show_default=True)
 @pass_app
-def demo_command(app: App, directory: Path, tickets: int, seed: int) -> None:
-    """Build a demo hotline in a fresh SQLite database and summarise it."""
+def demo_command(app: App, directory: Path, tickets: int, callbacks: int, channels: int,
+                 seed: int) -> None:
+    """Build a demo hotline in a fresh SQLite database and run a callback campaign."""
     if directory.exists():
         shutil.rmtree(directory)
     directory.mkdir(parents=True)
     db_path = directory / "huifang.db"
     url = f"sqlite:///{db_path}"
+    now = local_now()
     out.rule("huifang demo")
     out.print(f"1. 生成示例热线 generating {tickets} tickets (seed {seed})", highlight=False)
-    sample = generate(directory / "sample", tickets=tickets, seed=seed)
+    # History ends 8 days ago: the only closures young enough to call are the demo's own.
+    sample = generate(directory / "sample", tickets=tickets, seed=seed,
+                      end=now - timedelta(days=8))
     out.print(f"2. 建库 creating {db_path}", highlight=False)
     engine = make_engine(url)
     upgrade(engine)
@@ -49,15 +94,102 @@ def demo_command(app: App, directory: Path, tickets: int, seed: int) -> None:
         out.print(import_line(result), highlight=False)
     out.print("4. 概况 summary")
     print_summary(out, summarize(engine))
-    now = datetime.now().replace(microsecond=0)
-    period = parse_period(f"{now.year}-{now.month:02d}").previous()  # the last full month
-    out.print(f"5. 排名 ranking of {period.label}", highlight=False)
-    report = build_report(engine, period, rules=rules_of(app), now=now)
-    print_ranking(out, report)
-    reports = directory / "reports"
-    write_outputs(report, tuple(reports / f"report-{period.label}.{ext}"
-                                for ext in ("json", "xlsx", "html", "pdf")))
-    out.print(f"database: {db_path}  sample files: {sample.directory}  reports: {reports}",
+
+    settings = demo_settings(app.settings, directory, channels)
+    out.print(f"5. 回访市民 {callbacks} closures from yesterday, for the citizen simulator",
               highlight=False)
-    out.print(f"explore it: HUIFANG_DB={url} huifang explain --unit 临江县 --period "
-              f"{period.label}", highlight=False)
+    try:
+        worker = EspeakWorker()
+    except TtsUnavailable as exc:
+        out.print(f"[red]{exc}[/]")
+        raise SystemExit(1) from exc
+    speech = Speech(worker, PromptCache(Path(settings.prompts.cache_dir)))
+    units = _unit_names(sample.directory / "units.csv")
+    citizens = make_citizens(directory, speech, units, callbacks, now, seed)
+    result = import_file(engine, app, "tickets", citizens.tickets_csv, quiet=True)
+    out.print(import_line(result), highlight=False)
+    worker.close()
+
+    out.print("6. 回访活动 the campaign: scheduler, SIP, media and speech on loopback")
+    logging.getLogger().setLevel(max(logging.WARNING, logging.getLogger().level))
+    recognition = _recognition(settings)
+    prompts = CallPrompts(renderer(app))
+    prompts.fixed()
+    report = _run_campaign(engine, settings, citizens, prompts, recognition)
+    out.print(outcome_table(engine, citizens))
+    out.print(f"指标 metrics: {report}", highlight=False)
+
+    period = parse_period(f"{now.year}-{now.month:02d}")
+    out.print(f"7. 排名 ranking of {period.label} (智能回访 counted at once)", highlight=False)
+    ranking = build_report(engine, period, rules=rules_of(app), now=now)
+    print_ranking(out, ranking)
+    reports = directory / "reports"
+    write_outputs(ranking, tuple(reports / f"report-{period.label}.{ext}"
+                                 for ext in ("json", "xlsx", "html", "pdf")))
+    out.print(f"database: {db_path}\nrecordings: {directory / 'recordings'}\n"
+              f"reports: {reports}", highlight=False)
+    out.print(f"explore it: HUIFANG_DB={url} huifang campaign status", highlight=False)
+
+
+def _unit_names(path: Path) -> list[str]:
+    with path.open(encoding="utf-8-sig") as handle:
+        rows = list(csv.reader(handle))[1:]
+    streets = [r[0] for r in rows if r[3] in ("街道", "社区")]
+    return streets or [r[0] for r in rows]
+
+
+def _recognition(settings: Settings) -> RecognitionPool | None:
+    try:
+        return RecognitionPool(engine_from(settings.recognition), settings.recognition.workers)
+    except (OSError, RuntimeError, ValueError) as exc:
+        out.print(f"[yellow]speech recognition unavailable ({exc}): the calls fall back to "
+                  "keys, as they would on a real line[/]")
+        return None
+
+
+def _run_campaign(engine: Any, settings: Settings, citizens: Any, prompts: CallPrompts,
+                  recognition: RecognitionPool | None) -> str:
+    from twisted.internet import reactor as _reactor  # noqa: PLC0415 - the demo only
+    from twisted.internet.task import LoopingCall  # noqa: PLC0415
+
+    reactor: Any = _reactor
+    _uas, uas_port = simulator(reactor, citizens)
+    target = f"sip:{{number}}@127.0.0.1:{uas_port.getHost().port}"
+    settings = settings.model_copy(update={"trunk": settings.trunk.model_copy(
+        update={"target": target})})
+    service, started = start_service(reactor, engine, settings, prepare=prompts.prepare,
+                                     recognition=recognition,
+                                     campaign_overrides=campaign_settings(settings, "demo"))
+    progress = live_progress(out)
+    task = progress.add_task("", total=citizens.tickets)
+    summary: dict[str, str] = {}
+
+    def poll() -> None:
+        total, touched, outcomes = progress_of(engine)
+        calls = len(service.campaign.calls)
+        text = " ".join(f"{k}:{v}" for k, v in outcomes.most_common())
+        progress.update(task, completed=touched, total=max(total, 1),
+                        description=f"{calls} calls now  {text}")
+        if total and touched >= total and settled(engine, local_now()) and not calls:
+            looping.stop()
+            metrics = service.campaign.metrics
+            latency = next(iter(metrics.turn_latency.collect())).samples
+            count = next((s.value for s in latency if s.name.endswith("_count")), 0)
+            total_s = next((s.value for s in latency if s.name.endswith("_sum")), 0)
+            summary["text"] = (f"{int(count)} turns, mean turn latency "
+                               f"{1000 * total_s / count:.0f} ms" if count else "no turns")
+            service.stop().addBoth(lambda _: reactor.stop())
+
+    looping = LoopingCall(poll)
+    started.addCallback(lambda _: looping.start(1.0))
+
+    def failed(failure: Any) -> None:
+        out.print(f"[red]the campaign failed: {failure.getErrorMessage()}[/]")
+        reactor.stop()
+
+    started.addErrback(failed)
+    with progress:
+        reactor.run(installSignalHandlers=True)
+    uas_port.stopListening()
+    return summary.get("text", "campaign did not finish")
+

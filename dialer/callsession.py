@@ -28,11 +28,15 @@ from ivr.endpoint import Endpointer, EndpointSettings, Event
 from ivr.intents import Intent, Policy, Question
 from ivr.pool import RecognitionPool, Stream
 from ivr.recognition import Hypothesis, grammar_for
-from ivr.understand import DEFAULT_POLICY, understand_hypotheses
+from ivr.understand import DEFAULT_POLICY, understand_hypotheses, understand_keys
 
 log = logging.getLogger(__name__)
 ANNOUNCEMENT_AFTER_ANSWER_S = 6.0  # carriers that answer first speak within this
 MIN_EARLY_AUDIO_S = 1.0
+# The recogniser gets the answer from shortly before its start, not the silence while the
+# prompt played: long digital silence upsets PocketSphinx's cepstral mean (heard 还没有解决
+# as 还没有), and decoding it costs CPU for nothing.
+PREROLL_BYTES = 16000 * 4 // 10
 
 
 @dataclass(frozen=True)
@@ -68,16 +72,31 @@ class CallReport:
 Prompts = Mapping[tuple[str, int | None], bytes]
 
 
+@dataclass(frozen=True)
+class Heard:
+    """Whatever the citizen said or keyed during a question, taken or not: the review
+    screen shows every turn, not only the answers saved."""
+
+    ticket: int
+    question: Question | None  # None: the reason
+    kind: str  # "speech" or "key"
+    text: str
+    confidence: float
+    intent: Intent
+
+
 class CallSession:
     def __init__(self, reactor: Any, endpoint: SipEndpoint, settings: CallSettings,
                  tickets: int, prompts: Prompts, *, ports: PortRange, bind: str,
                  recognition: RecognitionPool | None, recording: Path | None = None,
                  on_answer: Callable[[flow.SaveAnswer], None] = lambda _: None,
                  on_answered: Callable[[], None] = lambda: None,
+                 on_heard: Callable[[Heard], None] = lambda _: None,
                  session: SessionSettings = SessionSettings()) -> None:
         self.reactor, self.endpoint, self.settings = reactor, endpoint, settings
         self.prompts, self.ports, self.bind = prompts, ports, bind
         self.pool, self.on_answer, self.on_answered = recognition, on_answer, on_answered
+        self.on_heard = on_heard
         self.cfg = session
         self.state = flow.start(tickets, session.accept)
         self.report = CallReport(recording=str(recording) if recording else None)
@@ -87,6 +106,7 @@ class CallSession:
         self.done: Deferred[CallReport] = Deferred()
         self._listen: flow.Listen | None = None
         self._endpointer: Endpointer | None = None
+        self._preroll = bytearray()
         self._stream: Stream | None = None
         self._decoding = False
         self._no_input: DelayedCall | None = None
@@ -249,6 +269,7 @@ class CallSession:
         self._cancel_timer()
         self._listen = listen
         self._endpointer = Endpointer(self.cfg.endpoint)
+        self._preroll.clear()
         self._decoding = False
         if listen.question is not None and not listen.keys_only and self.pool is not None:
             grammar = grammar_for(listen.question)
@@ -293,21 +314,34 @@ class CallSession:
             return
         if self._listen.keys_only:
             return  # only a key or the no-input timer can settle this turn
-        if self._listen.question is not None and self._stream is not None:
-            self._stream.feed(pcm)
+        decode = self._listen.question is not None and self._stream is not None
+        heard = bytearray()
         for start in range(0, len(pcm) - FRAME_BYTES + 1, FRAME_BYTES):
-            point = self._endpointer.feed(pcm[start:start + FRAME_BYTES])
+            frame = pcm[start:start + FRAME_BYTES]
+            speaking = self._endpointer.started
+            point = self._endpointer.feed(frame)
+            if speaking:
+                heard += frame
+            else:  # before the answer: only a short pre-roll is kept for the recogniser
+                self._preroll += frame
+                del self._preroll[:max(0, len(self._preroll) - PREROLL_BYTES)]
             if point is None:
                 continue
             if point.event is Event.SPEECH_STARTED:
                 self._cancel_timer()
+                heard += self._preroll
+                self._preroll.clear()
                 if self._listen.question is not None:
                     self._feed(flow.SpeechStarted())
             else:  # the answer ended (or ran too long): when the voice actually stopped
+                if decode and heard and self._stream is not None:
+                    self._stream.feed(bytes(heard))
                 behind = (self._endpointer.now_ms - point.at_ms) / 1000
                 self._speech_ended_at = self.reactor.seconds() - behind
                 self._end_of_speech()
                 return
+        if decode and heard and self._stream is not None:
+            self._stream.feed(bytes(heard))
 
     def _end_of_speech(self) -> None:
         listen = self._listen
@@ -340,6 +374,8 @@ class CallSession:
                                            self.cfg.margin, self.cfg.policy)
         log.info("call %s: heard %r (%.2f) for %s: %s %.2f", self.call_id, result.text,
                  result.confidence, question, understood.intent, understood.confidence)
+        self.on_heard(Heard(self.state.ticket, question, "speech", result.text,
+                            understood.confidence, understood.intent))
         if understood.intent in (Intent.WRONG_PERSON, Intent.CALL_LATER):
             self.report.heard = result.text
         self._feed(flow.Recognised(understood.intent, understood.confidence, understood.also,
@@ -363,6 +399,10 @@ class CallSession:
         if self._answered_at is None or self.state.phase is flow.Phase.ENDED:
             return
         self._cancel_timer()
+        if self.state.phase is flow.Phase.ASKING:
+            understood = understand_keys(digit, self.state.question)
+            self.on_heard(Heard(self.state.ticket, self.state.question, "key", digit, 1.0,
+                                understood.intent))
         if self._listen is not None and self._listen.question is not None:
             self._stop_listening()
         self._feed(flow.Digit(digit))

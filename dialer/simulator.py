@@ -51,7 +51,8 @@ class Citizen:
     behaviour: Behaviour = Behaviour.ANSWER
     turns: tuple[Turn, ...] = ()
     ring_s: float = 0.5
-    barge_in_after_s: float | None = None  # speak this long into the first prompt
+    barge_in_after_s: float | None = None  # answer this far into a prompt, over it
+    barge_in_turn: int = 1  # ... the prompt before this turn (0: the greeting's)
     announcement: bytes = b""
 
 
@@ -212,7 +213,8 @@ class CitizenSimulator(DatagramProtocol):
             call.heard_prompt_s += seconds
             call.quiet_s = 0.0
             barge = call.citizen.barge_in_after_s
-            if barge is not None and call.turn == 0 and call.heard_prompt_s >= barge:
+            if barge is not None and call.turn == call.citizen.barge_in_turn \
+                    and call.heard_prompt_s >= barge:
                 self._take_turn(call)
             return
         call.quiet_s += seconds
@@ -220,7 +222,7 @@ class CitizenSimulator(DatagramProtocol):
             self._take_turn(call)
 
     def _take_turn(self, call: _Call) -> None:
-        call.voiced_s = call.quiet_s = 0.0
+        call.voiced_s = call.quiet_s = call.heard_prompt_s = 0.0
         if call.turn >= len(call.citizen.turns):
             return
         turn = call.citizen.turns[call.turn]

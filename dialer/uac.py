@@ -119,6 +119,7 @@ class CallSettings:
     ring_timeout: float = 30.0
     credentials: Credentials | None = None
     user_agent: str = "huifang"
+    call_id: str = ""  # chosen beforehand (the campaign stores it before dialling); else new
 
 
 @dataclass
@@ -252,7 +253,7 @@ class OutboundCall:
         if self.state is not State.IDLE:
             return []
         s = self.settings
-        self.call_id = self.ids.call_id(s.local[0])
+        self.call_id = s.call_id or self.ids.call_id(s.local[0])
         self.local_tag = self.ids.tag()
         self.offer_body = sdp.offer(s.local[0], s.media_port, session_id=abs(hash(
             self.call_id)) % 10**9)

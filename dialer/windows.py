@@ -63,14 +63,21 @@ class CallingWindows:
 class RetryPolicy:
     delays: Mapping[str, timedelta] = field(default_factory=lambda: {
         "busy": timedelta(minutes=10), "no_answer": timedelta(hours=2),
-        "rejected": timedelta(hours=2), "timeout": timedelta(hours=2),
+        "rejected": timedelta(hours=2),
         "congestion": timedelta(minutes=5), "announcement": timedelta(days=1),
         "call_later": timedelta(hours=2), "cancelled": timedelta(minutes=5),
-        "failed": timedelta(hours=2), "media_failure": timedelta(minutes=30)})
+        "failed": timedelta(hours=2), "media_failure": timedelta(minutes=30),
+        "hung_up_early": timedelta(hours=2), "interrupted": timedelta(minutes=30),
+        "timeout": timedelta(minutes=5), "transport_failure": timedelta(minutes=5),
+        "auth_failure": timedelta(minutes=5)})
     max_attempts: int = 3
     max_calls_per_number_per_day: int = 2
     no_retry: frozenset[str] = frozenset({"invalid_number", "wrong_person", "completed",
                                           "unclear"})
+
+
+# The trunk failed, not the citizen: such attempts do not count towards max_attempts.
+TRUNK_FAILURES = frozenset({"timeout", "transport_failure", "auth_failure"})
 
 
 @dataclass(frozen=True)

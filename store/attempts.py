@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Connection, Engine, insert, select, update
 
@@ -117,6 +118,7 @@ class AttemptEnd:
     next_at: datetime | None = None  # call again then; None: no more attempts
     review: bool = False  # to the supervisors' queue
     decision: str = ""
+    counted: bool = True  # False: the trunk failed, the citizen keeps the attempt
 
 
 def finish_attempt(engine: Engine, attempt_id: int, end: AttemptEnd, now: datetime, *,
@@ -136,9 +138,13 @@ def finish_attempt(engine: Engine, attempt_id: int, end: AttemptEnd, now: dateti
             recording=end.recording, reason_from_s=span[0], reason_to_s=span[1],
             next_at=end.next_at, decision=end.decision or None))
         if end.next_at is not None:
-            status, values = CallbackStatus.PENDING, {"due_at": end.next_at}
+            status = CallbackStatus.PENDING
+            values: dict[str, Any] = {"due_at": end.next_at}
         else:
-            status, values = (CallbackStatus.REVIEW if end.review else CallbackStatus.DONE), {}
+            status = CallbackStatus.REVIEW if end.review else CallbackStatus.DONE
+            values = {}
+        if not end.counted:
+            values["attempts"] = Callback.attempts - 1
         conn.execute(update(Callback).where(Callback.id == callback_id).values(
             status=status, claimed_by=None, lease_until=None, last_outcome=end.outcome,
             note=end.decision or None, updated_at=now, **values))

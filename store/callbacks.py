@@ -19,7 +19,7 @@ from sqlalchemy import Connection, Engine, and_, func, insert, or_, select, text
 
 from store.campaign_models import CallAttempt, Callback, DoNotCall
 from store.enums import AttemptStatus, CallbackStatus, Resolved, Satisfaction, TicketStatus
-from store.models import Closure, Evaluation, Exclusion, Ticket
+from store.models import Closure, Evaluation, Exclusion, Ticket, Unit
 
 log = logging.getLogger(__name__)
 
@@ -109,7 +109,7 @@ def _why_not(conn: Connection, callback_ids: list[int]) -> dict[int, str]:
     return reasons
 
 
-def _calls_today(conn: Connection, phone: str, now: datetime) -> int:
+def calls_today(conn: Connection, phone: str, now: datetime) -> int:
     midnight = datetime.combine(now.date(), time(0))
     return int(conn.execute(
         select(func.count(func.distinct(CallAttempt.call_id)))
@@ -156,7 +156,7 @@ def claim(engine: Engine, node: str, now: datetime, *, limit: int, lease: timede
                 Callback.lease_until >= now)).scalar_one()
             if busy:
                 continue
-            if _calls_today(conn, row.phone, now) >= max_calls_per_day:
+            if calls_today(conn, row.phone, now) >= max_calls_per_day:
                 tomorrow = datetime.combine(now.date() + timedelta(days=1), time(0))
                 _set(conn, [row.id], now, due_at=tomorrow,
                      note=f"{max_calls_per_day} calls to this number today")
@@ -248,3 +248,29 @@ def recover(engine: Engine, now: datetime, node: str | None = None) -> Recovered
     result = Recovered(int(interrupted.rowcount or 0), len(again), len(done))
     log.warning("recovered claims: %s", result)
     return result
+
+
+@dataclass(frozen=True)
+class TicketDetails:
+    ticket_id: int
+    ticket_no: str
+    received_at: datetime
+    summary: str | None
+    category: str | None
+    unit: str
+
+
+def ticket_details(engine: Engine, ticket_ids: list[int]) -> list[TicketDetails]:
+    """What the prompts say about each ticket, in the order asked."""
+    with engine.connect() as conn:
+        rows = {r.id: r for r in conn.execute(
+            select(Ticket.id, Ticket.ticket_no, Ticket.received_at, Ticket.summary,
+                   Ticket.category, Unit.name).join(Unit, Unit.id == Ticket.unit_id)
+            .where(Ticket.id.in_(ticket_ids))).all()}
+    return [TicketDetails(t, rows[t].ticket_no, rows[t].received_at, rows[t].summary,
+                          rows[t].category, rows[t].name) for t in ticket_ids]
+
+
+def count_calls_today(engine: Engine, phone: str, now: datetime) -> int:
+    with engine.connect() as conn:
+        return calls_today(conn, phone, now)

@@ -1,0 +1,364 @@
+"""The callback campaign: APScheduler 3.x on the Twisted reactor picks due callbacks from
+the store and drives calls through the channel pool, unattended.
+
+Jobs (APScheduler, misfires dropped, never run late):
+- `tick` every few seconds: if the campaign is not paused and a calling window is open
+  now, claim as many numbers' due callbacks as there are free channels and dial them;
+- `plan`: a due callback for every new closure;
+- `heartbeat`: keep this process's claims leased, recover claims of dead processes,
+  report this node.
+
+The window is checked again just before each INVITE, so a call held back by the
+channel pool or the call rate never starts after its window closed. Store work runs in
+a thread pool (one thread on SQLite); answers are written in the order they were taken.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any, TypeVar
+
+from apscheduler.events import EVENT_JOB_EXECUTED, EVENT_JOB_MISSED, JobExecutionEvent
+from apscheduler.schedulers.twisted import TwistedScheduler
+from sqlalchemy import Engine
+from twisted.internet.defer import Deferred, DeferredList, inlineCallbacks
+from twisted.internet.threads import deferToThreadPool
+from twisted.python.threadpool import ThreadPool
+
+from dialer.callsession import CallReport, CallSession, Heard, Prompts, SessionSettings
+from dialer.channels import Channel, ChannelPool, PoolClosed
+from dialer.media import PortRange
+from dialer.metrics import Metrics
+from dialer.outcome_of import stored_value, ticket_outcome
+from dialer.sipudp import SipEndpoint
+from dialer.uac import CallSettings
+from dialer.windows import TRUNK_FAILURES, CallingWindows, RetryPolicy, first_due, next_attempt
+from ivr import flow
+from ivr.pool import RecognitionPool
+from store import campaign as state
+from store.attempts import Answer, AttemptEnd, finish_attempt, save_answer, start_attempts
+from store.callbacks import (
+    Claimed,
+    TicketDetails,
+    claim,
+    count_calls_today,
+    extend_leases,
+    plan_callbacks,
+    recover,
+    release,
+    ticket_details,
+)
+from store.phones import mask_phone
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+PreparePrompts = Callable[[list[TicketDetails], date], Prompts]
+
+
+@dataclass(frozen=True)
+class CampaignSettings:
+    windows: CallingWindows = field(default_factory=CallingWindows)
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    delay_days: int = 1  # a closure is called from the first window this many days later
+    within_days: int = 7  # ... and no later than this many days after closure
+    tick_s: float = 5.0
+    plan_every_s: float = 60.0
+    lease: timedelta = timedelta(minutes=5)
+    reopen_on_negative: bool = False  # 退回重办 on 未解决 / 不满意
+    trunk_backoff_s: float = 30.0  # after a trunk failure, no new calls for this long
+    recordings: Path = Path("var/recordings")
+    target: str = "sip:{number}@127.0.0.1:5060"  # {number}: the citizen's number, dialled
+    dial_prefix: str = ""  # e.g. "0" for an outside line
+    node: str = field(default_factory=lambda: f"{socket.gethostname()}")
+
+
+def dialled(e164: str, prefix: str = "") -> str:
+    """+8613812345678 -> 13812345678; +867318456123 -> 07318456123 (as dialled in China)."""
+    national = e164.removeprefix("+86")
+    return prefix + (national if national.startswith("1") else "0" + national)
+
+
+class Campaign:
+    def __init__(self, reactor: Any, engine: Engine, settings: CampaignSettings, *,
+                 endpoint: SipEndpoint, channels: ChannelPool, call_settings: CallSettings,
+                 ports: PortRange, bind: str, prepare: PreparePrompts,
+                 recognition: RecognitionPool | None, session: SessionSettings,
+                 now: Callable[[], datetime], metrics: Metrics | None = None) -> None:
+        self.reactor, self.engine, self.settings = reactor, engine, settings
+        self.endpoint, self.channels, self.call_settings = endpoint, channels, call_settings
+        self.ports, self.bind, self.prepare = ports, bind, prepare
+        self.recognition, self.session, self.now = recognition, session, now
+        self.metrics = metrics or Metrics()
+        self.metrics.channels.set(channels.max_channels)
+        single = engine.dialect.name == "sqlite"
+        self.db = ThreadPool(1, 1 if single else 4, name="store")
+        self.tts = ThreadPool(1, 1, name="prompts")
+        self.scheduler = TwistedScheduler(reactor=reactor, timezone="Asia/Shanghai",
+                                          job_defaults={"coalesce": True, "max_instances": 1,
+                                                        "misfire_grace_time": 1})
+        self.calls: dict[str, Deferred[None]] = {}  # key -> finished
+        self.work: set[Deferred[Any]] = set()  # every claimed group until it is settled
+        self.dialling = 0  # claimed groups on their way to a channel
+        self.paused = False
+        self.stopping = False
+        self.trunk_ok_at = 0.0
+        self.finished: Deferred[None] = Deferred()
+        self.on_call_done: Callable[[CallReport], None] = lambda _: None
+
+    # -- threads --------------------------------------------------------------------------
+    def _db(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> Deferred[T]:
+        return deferToThreadPool(self.reactor, self.db, fn, *args, **kwargs)
+
+    # -- life -----------------------------------------------------------------------------
+    @inlineCallbacks
+    def start(self) -> Any:
+        self.db.start()
+        self.tts.start()
+        node, now = self.settings.node, self.now()
+        recovered = yield self._db(recover, self.engine, now, node)
+        if recovered.interrupted or recovered.released:
+            log.warning("start-up: %d attempts were in progress and closed as interrupted; "
+                        "%d callbacks due again, %d already answered", *recovered)
+        yield self._db(state.node_seen, self.engine, node, now, 0, "running", True)
+        yield self._db(self.plan)
+        s = self.settings
+        self.scheduler.add_job(self.tick, "interval", seconds=s.tick_s, id="tick",
+                               next_run_time=datetime.now(self.scheduler.timezone))
+        self.scheduler.add_job(self._plan_job, "interval", seconds=s.plan_every_s, id="plan")
+        self.scheduler.add_job(self._heartbeat, "interval",
+                               seconds=max(1.0, s.lease.total_seconds() / 3), id="heartbeat")
+        self.scheduler.add_listener(self._job_event, EVENT_JOB_EXECUTED | EVENT_JOB_MISSED)
+        self.scheduler.start()
+        log.info("campaign started on node %s: %d channels", node, self.channels.max_channels)
+
+    def stop(self) -> Deferred[None]:
+        """Graceful stop: start no new calls, let the calls in progress finish."""
+        if not self.stopping:
+            self.stopping = True
+            log.info("stopping: no new calls; %d in progress finish first", len(self.calls))
+            if self.scheduler.running:
+                self.scheduler.shutdown(wait=False)
+            self.channels.close()
+            done: Deferred[Any] = DeferredList(list(self.work))
+
+            def last(_: Any) -> Any:
+                return self._db(state.node_seen, self.engine, self.settings.node,
+                                self.now(), 0, "stopped")
+
+            def close(_: Any) -> None:
+                self.db.stop()
+                self.tts.stop()
+                self.finished.callback(None)
+
+            done.addCallback(last).addBoth(close)
+        return self.finished
+
+    def _job_event(self, event: JobExecutionEvent) -> None:
+        if event.code == EVENT_JOB_MISSED:
+            self.metrics.misfires.inc()
+            log.info("scheduler: %s missed its time %s; dropped, not run late", event.job_id,
+                     event.scheduled_run_time)
+            return
+        lag = (datetime.now(event.scheduled_run_time.tzinfo) - event.scheduled_run_time)
+        self.metrics.scheduler_lag.set(max(0.0, lag.total_seconds()))
+
+    # -- jobs ------------------------------------------------------------------------------
+    def plan(self) -> int:
+        """Blocking: due callbacks for new closures."""
+        windows, delay = self.settings.windows, self.settings.delay_days
+        return plan_callbacks(self.engine, self.now(),
+                              lambda closed: first_due(closed, windows, delay),
+                              self.settings.within_days)
+
+    def _plan_job(self) -> Deferred[Any]:
+        return self._db(self.plan).addErrback(self._failed, "plan")
+
+    def _heartbeat(self) -> Deferred[Any]:
+        now, node, lease = self.now(), self.settings.node, self.settings.lease
+
+        def beat() -> None:
+            extend_leases(self.engine, node, now, lease)
+            recover(self.engine, now)  # claims of processes that died
+            state.node_seen(self.engine, node, now, len(self.calls),
+                            "paused" if self.paused else "running")
+
+        return self._db(beat).addErrback(self._failed, "heartbeat")
+
+    def _failed(self, failure: Any, where: str) -> None:
+        self.metrics.errors.labels(where).inc()
+        log.error("%s failed: %s", where, failure.getErrorMessage())
+
+    @inlineCallbacks
+    def tick(self) -> Any:
+        """Claim and dial what is due, if the campaign runs and a window is open."""
+        if self.stopping:
+            return 0
+        try:
+            current = yield self._db(state.state, self.engine)
+            run_now = yield self._db(state.take_run_now, self.engine)
+        except Exception as exc:  # the database is away: try again next tick
+            self._failed_exc(exc, "tick")
+            return 0
+        self.paused = current.paused
+        now = self.now()
+        if current.paused or not self.settings.windows.allows(now):
+            return 0
+        if self.reactor.seconds() < self.trunk_ok_at:
+            return 0
+        free = self.channels.max_channels - len(self.calls) - self.dialling
+        if free <= 0:
+            return 0
+        r = self.settings.retry
+        try:
+            groups = yield self._db(claim, self.engine, self.settings.node, now, limit=free,
+                                    lease=self.settings.lease, max_attempts=r.max_attempts,
+                                    max_calls_per_day=r.max_calls_per_number_per_day)
+        except Exception as exc:
+            self._failed_exc(exc, "claim")
+            return 0
+        if run_now:
+            log.info("run-now requested: %d numbers due", len(groups))
+        for group in groups:
+            self.dialling += 1
+            work = self._dial(group).addErrback(self._failed, "dial")
+            self.work.add(work)
+            work.addBoth(self._settled, work)
+        return len(groups)
+
+    def _settled(self, result: Any, work: Deferred[Any]) -> Any:
+        self.work.discard(work)
+        return result
+
+    def _failed_exc(self, exc: Exception, where: str) -> None:
+        self.metrics.errors.labels(where).inc()
+        log.error("%s failed: %s", where, exc)
+
+    # -- one call -------------------------------------------------------------------------
+    @inlineCallbacks
+    def _dial(self, group: list[Claimed]) -> Any:
+        ids = [c.callback_id for c in group]
+        phone = group[0].phone
+        try:
+            details = yield self._db(ticket_details, self.engine, [c.ticket_id for c in group])
+            prompts = yield deferToThreadPool(self.reactor, self.tts, self.prepare, details,
+                                              self.now().date())
+            channel: Channel = yield self.channels.acquire()
+        except (PoolClosed, Exception) as exc:
+            self.dialling -= 1
+            if not isinstance(exc, PoolClosed):
+                self._failed_exc(exc, "prepare")
+            yield self._db(release, self.engine, ids, self.now())
+            return
+        self.dialling -= 1
+        now = self.now()
+        if self.stopping or not self.settings.windows.allows(now):
+            self.channels.release(channel)
+            yield self._db(release, self.engine, ids, now)
+            log.info("%s: the window closed before a channel was free; left for the next "
+                     "window", mask_phone(phone))
+            return
+        finished: Deferred[None] = Deferred()
+        key = f"{group[0].callback_id}"
+        self.calls[key] = finished
+        self.metrics.calls_in_progress.set(len(self.calls))
+        try:
+            yield self._call(group, prompts, now)
+        finally:
+            self.channels.release(channel)
+            self.calls.pop(key, None)
+            self.metrics.calls_in_progress.set(len(self.calls))
+            finished.callback(None)
+
+    @inlineCallbacks
+    def _call(self, group: list[Claimed], prompts: Prompts, now: datetime) -> Any:
+        s = self.settings
+        number = dialled(group[0].phone, s.dial_prefix)
+        call_id = self.endpoint.ids.call_id(self.call_settings.local[0])
+        settings = CallSettings(**{**self.call_settings.__dict__, "call_id": call_id,
+                                   "target": s.target.format(number=number)})
+        recording = s.recordings / now.strftime("%Y-%m-%d") / \
+            f"{now:%H%M%S}-{group[0].callback_id}.wav"
+        recording.parent.mkdir(parents=True, exist_ok=True)
+        answers: list[flow.SaveAnswer] = []
+        writes: list[Deferred[Any]] = []
+        attempts: list[int] = []
+
+        def on_answer(answer: flow.SaveAnswer) -> None:
+            answers.append(answer)
+            self.metrics.answers.labels(answer.question.value, answer.intent.value,
+                                        answer.source).inc()
+            if answer.source.startswith("speech"):
+                self.metrics.confidence.observe(answer.confidence)
+            stored = Answer(answer.question.value, answer.intent.value, stored_value(answer),
+                            answer.confidence, answer.source, answer.heard)
+            previous = writes[-1] if writes else None
+            write = self._write_after(previous, save_answer, self.engine,
+                                      attempts[answer.ticket], stored, self.now())
+            writes.append(write)
+
+        def on_heard(heard: Heard) -> None:
+            question = heard.question.value if heard.question else "reason"
+            stored = Answer(question, heard.intent.value, None, heard.confidence,
+                            f"heard:{heard.kind}", heard.text)
+            previous = writes[-1] if writes else None
+            writes.append(self._write_after(previous, save_answer, self.engine,
+                                            attempts[heard.ticket], stored, self.now()))
+
+        session = CallSession(self.reactor, self.endpoint, settings, len(group), prompts,
+                              ports=self.ports, bind=self.bind, recognition=self.recognition,
+                              recording=recording, on_answer=on_answer, on_heard=on_heard,
+                              session=self.session)
+        attempts.extend((yield self._db(start_attempts, self.engine, group, call_id, s.node,
+                                        now)))
+        log.info("calling %s for %d ticket(s), attempts %s", mask_phone(group[0].phone),
+                 len(group), attempts)
+        report: CallReport = yield session.start()
+        if writes:
+            yield DeferredList(writes)
+        if report.sip is not None and report.sip.outcome in TRUNK_FAILURES:
+            self.trunk_ok_at = self.reactor.seconds() + s.trunk_backoff_s
+            log.warning("trunk failure (%s): no new calls for %g s", report.sip.outcome,
+                        s.trunk_backoff_s)
+        for index, claimed in enumerate(group):
+            mine = [a for a in answers if a.ticket == index]
+            outcome = ticket_outcome(report, mine)
+            self.metrics.attempts.labels(outcome).inc()
+            yield self._db(self._close_attempt, attempts[index], claimed, outcome, report,
+                           index, recording)
+        for latency in report.turn_latencies_ms:
+            self.metrics.turn_latency.observe(latency / 1000)
+        self.on_call_done(report)
+
+    def _write_after(self, previous: Deferred[Any] | None, fn: Callable[..., Any],
+                     *args: Any) -> Deferred[Any]:
+        """Answers of one call are written in the order they were taken."""
+        if previous is None:
+            return self._db(fn, *args)
+        chained: Deferred[Any] = Deferred()
+        previous.addBoth(lambda _: self._db(fn, *args).chainDeferred(chained))
+        return chained
+
+    def _close_attempt(self, attempt_id: int, claimed: Claimed, outcome: str,
+                       report: CallReport, index: int, recording: Path) -> None:
+        """Blocking: the retry decision and the attempt's end, in one go."""
+        now = self.now()
+        counted = outcome not in TRUNK_FAILURES
+        attempts = claimed.attempts + (1 if counted else 0)
+        calls = count_calls_today(self.engine, claimed.phone, now)
+        decision = next_attempt(outcome, now, attempts, calls, claimed.deadline_at,
+                                self.settings.windows, self.settings.retry)
+        if outcome == "call_later" and decision.at is None and not decision.review:
+            decision = next_attempt("no_answer", now, attempts, calls, claimed.deadline_at,
+                                    self.settings.windows, self.settings.retry)
+        sip = report.sip
+        heard = report.heard or (report.announcement.value if report.announcement else None)
+        finish_attempt(self.engine, attempt_id, AttemptEnd(
+            outcome, sip.code if sip else None, sip.reason if sip else None, heard or None,
+            str(recording) if report.answered else None, report.reason_spans.get(index),
+            decision.at, decision.review, decision.why, counted), now,
+            reopen_on_negative=self.settings.reopen_on_negative)
