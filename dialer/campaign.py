@@ -26,7 +26,9 @@ from typing import Any, TypeVar
 from apscheduler.events import EVENT_JOB_EXECUTED, EVENT_JOB_MISSED, JobExecutionEvent
 from apscheduler.schedulers.twisted import TwistedScheduler
 from sqlalchemy import Engine
+from sqlalchemy.exc import InterfaceError, OperationalError
 from twisted.internet.defer import Deferred, DeferredList, inlineCallbacks
+from twisted.internet.task import deferLater
 from twisted.internet.threads import deferToThreadPool
 from twisted.python.threadpool import ThreadPool
 
@@ -71,6 +73,7 @@ class CampaignSettings:
     lease: timedelta = timedelta(minutes=5)
     reopen_on_negative: bool = False  # 退回重办 on 未解决 / 不满意
     trunk_backoff_s: float = 30.0  # after a trunk failure, no new calls for this long
+    store_retry_s: float = 300.0  # how long answers wait for a database that went away
     recordings: Path = Path("var/recordings")
     target: str = "sip:{number}@127.0.0.1:5060"  # {number}: the citizen's number, dialled
     dial_prefix: str = ""  # e.g. "0" for an outside line
@@ -113,6 +116,26 @@ class Campaign:
     # -- threads --------------------------------------------------------------------------
     def _db(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> Deferred[T]:
         return deferToThreadPool(self.reactor, self.db, fn, *args, **kwargs)
+
+    @inlineCallbacks
+    def _db_retry(self, fn: Callable[..., T], *args: Any) -> Any:
+        """A write that must not be lost (an answer, an attempt's end): while the database
+        is away it is tried again, with backoff, for up to `store_retry_s`."""
+        delay, waited = 0.5, 0.0
+        while True:
+            try:
+                result = yield self._db(fn, *args)
+                return result
+            except (OperationalError, InterfaceError) as exc:
+                if waited >= self.settings.store_retry_s:
+                    self._failed_exc(exc, "store")
+                    raise
+                log.warning("the database is unavailable (%s); %s again in %.1f s",
+                            type(exc.orig).__name__ if exc.orig else exc, fn.__name__, delay)
+                self.metrics.errors.labels("store-retry").inc()
+                yield deferLater(self.reactor, delay, lambda: None)
+                waited += delay
+                delay = min(delay * 2, 10.0)
 
     # -- life -----------------------------------------------------------------------------
     @inlineCallbacks
@@ -328,8 +351,8 @@ class Campaign:
             mine = [a for a in answers if a.ticket == index]
             outcome = ticket_outcome(report, mine)
             self.metrics.attempts.labels(outcome).inc()
-            yield self._db(self._close_attempt, attempts[index], claimed, outcome, report,
-                           index, recording)
+            yield self._db_retry(self._close_attempt, attempts[index], claimed, outcome,
+                                 report, index, recording)
         for latency in report.turn_latencies_ms:
             self.metrics.turn_latency.observe(latency / 1000)
         self.on_call_done(report)
@@ -338,9 +361,9 @@ class Campaign:
                      *args: Any) -> Deferred[Any]:
         """Answers of one call are written in the order they were taken."""
         if previous is None:
-            return self._db(fn, *args)
+            return self._db_retry(fn, *args)
         chained: Deferred[Any] = Deferred()
-        previous.addBoth(lambda _: self._db(fn, *args).chainDeferred(chained))
+        previous.addBoth(lambda _: self._db_retry(fn, *args).chainDeferred(chained))
         return chained
 
     def _close_attempt(self, attempt_id: int, claimed: Claimed, outcome: str,
