@@ -213,8 +213,7 @@ class Campaign:
         return self._db(beat).addErrback(self._failed, "heartbeat")
 
     def _failed(self, failure: Any, where: str) -> None:
-        self.metrics.errors.labels(where).inc()
-        log.error("%s failed: %s", where, failure.getErrorMessage())
+        self._failed_exc(failure.value, where)
 
     @inlineCallbacks
     def tick(self) -> Any:
@@ -259,7 +258,8 @@ class Campaign:
 
     def _failed_exc(self, exc: Exception, where: str) -> None:
         self.metrics.errors.labels(where).inc()
-        log.error("%s failed: %s", where, exc)
+        first = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+        log.error("%s failed: %s", where, first[0] if first else type(exc).__name__)
 
     # -- one call -------------------------------------------------------------------------
     @inlineCallbacks

@@ -27,7 +27,8 @@ from dialer.uac import response_to
 log = logging.getLogger(__name__)
 QUIET_RMS = 300.0  # 16-bit PCM: below this the caller is not speaking
 PROMPT_MIN_S = 0.4  # a prompt is at least this long
-PROMPT_END_S = 0.9  # quiet after a prompt that means it ended (espeak pauses are shorter)
+PROMPT_END_S = 0.9
+SILENT_CALLER_S = 3.0  # no RTP from the caller for this long: the citizen hangs up  # quiet after a prompt that means it ended (espeak pauses are shorter)
 
 
 class Behaviour(enum.StrEnum):
@@ -72,6 +73,7 @@ class _Call:
     answered: bool = False
     ended: bool = False
     events: list[str] = field(default_factory=list)
+    span: list[float] = field(default_factory=list)
 
 
 class CitizenSimulator(DatagramProtocol):
@@ -83,7 +85,13 @@ class CitizenSimulator(DatagramProtocol):
         self.reactor, self.citizens, self.host = reactor, citizens, host
         self.calls: dict[str, _Call] = {}
         self.history: dict[str, list[str]] = {}  # number -> what happened, call after call
+        self.spans: dict[str, list[list[float]]] = {}  # number -> [invited, ended] per call
         self.garbled = 0
+
+    def overlapping(self) -> list[str]:
+        """Numbers that were in two calls at once (never allowed)."""
+        return [n for n, spans in self.spans.items() if any(
+            b[0] < a[1] for a, b in zip(sorted(spans), sorted(spans)[1:], strict=False))]
 
     # -- SIP -----------------------------------------------------------------------------
     def datagramReceived(self, datagram: bytes, addr: Any) -> None:
@@ -133,6 +141,8 @@ class CitizenSimulator(DatagramProtocol):
         media.on_audio = lambda pcm: self._heard(call, pcm)
         self.calls[invite.call_id] = call
         self.history.setdefault(number, []).append(citizen.behaviour.value)
+        call.span = [self.reactor.seconds(), float("inf")]
+        self.spans.setdefault(number, []).append(call.span)
         offer = sdp.parse(invite.body)
         media.configure((offer.address, offer.port), offer.codec or 0, offer.telephone_event)
         behaviour = citizen.behaviour
@@ -168,6 +178,17 @@ class CitizenSimulator(DatagramProtocol):
         call.answered = True
         call.media.start()
         call.events.append("answered")
+        self.reactor.callLater(SILENT_CALLER_S, self._watch, call, -1)
+
+    def _watch(self, call: _Call, received: int) -> None:
+        """A caller whose media stopped without a BYE (its process died): the citizen
+        hangs up, as a person would."""
+        if call.ended:
+            return
+        if call.media.stats.received == received:
+            self._end(call, "caller went silent")
+            return
+        self.reactor.callLater(SILENT_CALLER_S, self._watch, call, call.media.stats.received)
 
     def _final(self, call: _Call, status: int, reason: str) -> None:
         if call.ended:
@@ -180,6 +201,8 @@ class CitizenSimulator(DatagramProtocol):
             return
         call.ended = True
         call.events.append(why)
+        if call.span:
+            call.span[1] = self.reactor.seconds()
         call.media.stop()
         call.port.stopListening()
         self.reactor.callLater(32, self.calls.pop, call.invite.call_id, None)
