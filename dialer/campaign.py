@@ -77,6 +77,7 @@ class CampaignSettings:
     recordings: Path = Path("var/recordings")
     target: str = "sip:{number}@127.0.0.1:5060"  # {number}: the citizen's number, dialled
     dial_prefix: str = ""  # e.g. "0" for an outside line
+    routes: tuple[tuple[str, str], ...] = ()  # (number prefix, target) before `target`
     node: str = field(default_factory=lambda: f"{socket.gethostname()}")
 
 
@@ -84,6 +85,14 @@ def dialled(e164: str, prefix: str = "") -> str:
     """+8613812345678 -> 13812345678; +867318456123 -> 07318456123 (as dialled in China)."""
     national = e164.removeprefix("+86")
     return prefix + (national if national.startswith("1") else "0" + national)
+
+
+def route(number: str, routes: tuple[tuple[str, str], ...], default: str) -> str:
+    """The request URI for a dialled number: the longest matching prefix's template."""
+    for prefix, template in sorted(routes, key=lambda r: -len(r[0])):
+        if number.startswith(prefix):
+            return template.format(number=number)
+    return default.format(number=number)
 
 
 class Campaign:
@@ -303,7 +312,7 @@ class Campaign:
         number = dialled(group[0].phone, s.dial_prefix)
         call_id = self.endpoint.ids.call_id(self.call_settings.local[0])
         settings = CallSettings(**{**self.call_settings.__dict__, "call_id": call_id,
-                                   "target": s.target.format(number=number)})
+                                   "target": route(number, s.routes, s.target)})
         recording = s.recordings / now.strftime("%Y-%m-%d") / \
             f"{now:%H%M%S}-{group[0].callback_id}.wav"
         recording.parent.mkdir(parents=True, exist_ok=True)

@@ -27,8 +27,8 @@ from dialer.uac import response_to
 log = logging.getLogger(__name__)
 QUIET_RMS = 300.0  # 16-bit PCM: below this the caller is not speaking
 PROMPT_MIN_S = 0.4  # a prompt is at least this long
-PROMPT_END_S = 0.9
-SILENT_CALLER_S = 3.0  # no RTP from the caller for this long: the citizen hangs up  # quiet after a prompt that means it ended (espeak pauses are shorter)
+PROMPT_END_S = 0.9  # quiet after a prompt that means it ended (espeak pauses are shorter)
+SILENT_CALLER_S = 3.0  # no RTP from the caller for this long: the citizen hangs up
 
 
 class Behaviour(enum.StrEnum):
