@@ -40,6 +40,7 @@ bench: system-deps venv
 	$(BIN)/python -m bench.prompts_bench
 	$(BIN)/python -m bench.asr_bench
 	$(BIN)/python -m bench.calls_bench
+	$(BIN)/python -m bench.campaign_bench
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -27,7 +27,7 @@ from ivr.announcements import Announcement, announcement_grammar, classify
 from ivr.endpoint import Endpointer, EndpointSettings, Event
 from ivr.intents import Intent, Policy, Question
 from ivr.pool import RecognitionPool, Stream
-from ivr.recognition import Hypothesis, grammar_for
+from ivr.recognition import Hypothesis, complete_phrases, grammar_for
 from ivr.understand import DEFAULT_POLICY, understand_hypotheses, understand_keys
 
 log = logging.getLogger(__name__)
@@ -107,6 +107,7 @@ class CallSession:
         self._listen: flow.Listen | None = None
         self._endpointer: Endpointer | None = None
         self._preroll = bytearray()
+        self._complete: frozenset[str] = frozenset()
         self._stream: Stream | None = None
         self._decoding = False
         self._no_input: DelayedCall | None = None
@@ -273,12 +274,23 @@ class CallSession:
         self._decoding = False
         if listen.question is not None and not listen.keys_only and self.pool is not None:
             grammar = grammar_for(listen.question)
+            self._complete = complete_phrases(grammar)
             if self._stream is None:
-                self._stream = self.pool.open(self.call_id, grammar)
+                self._stream = self.pool.open(self.call_id, grammar, self._partial_heard)
             else:
                 self._stream.reset(grammar)
         if self.state.playing is None:
             self._arm_no_input()
+
+    def _partial_heard(self, hypothesis: Hypothesis) -> None:
+        """From the recognition thread: a whole answer heard ends the turn sooner."""
+        if hypothesis.text in self._complete:
+            self.reactor.callFromThread(self._answer_complete, hypothesis.text)
+
+    def _answer_complete(self, text: str) -> None:
+        if self._endpointer is not None and self._endpointer.started \
+                and text in self._complete:
+            self._endpointer.complete()
 
     def _stop_listening(self) -> None:
         self._listen = None

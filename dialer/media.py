@@ -236,6 +236,8 @@ class MediaSession(DatagramProtocol):
         heard = self.jitter.pop() or SILENCE
         if self.recorder is not None:
             self.recorder.write(heard, out)
+        if self.on_audio is not None:  # a steady 20 ms stream: silence where none came
+            self.on_audio(heard)
 
     def _next_prompt_frame(self) -> tuple[bytes, bytes]:
         """(16-bit PCM, G.711) of the next 20 ms to send."""
@@ -327,8 +329,6 @@ class MediaSession(DatagramProtocol):
         for i in range(0, len(pcm), FRAME_BYTES):  # peers may send 10, 20 or 30 ms
             self.jitter.push((timestamp // SAMPLES + i // FRAME_BYTES) % SLOTS,
                              pcm[i:i + FRAME_BYTES].ljust(FRAME_BYTES, b"\0"))
-        if self.on_audio is not None:
-            self.on_audio(pcm)
 
 
 @dataclass

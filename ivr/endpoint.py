@@ -41,6 +41,7 @@ class EndpointSettings:
     aggressiveness: int = 2  # webrtcvad 0..3
     start_ms: int = 120  # voiced audio needed to call it speech (a cough is shorter)
     end_ms: int = 700  # silence that ends an answer
+    complete_ms: int = 250  # ... once what was heard is already a whole answer (see complete)
     no_input_ms: int = 5000
     max_ms: int = 15000
 
@@ -53,7 +54,13 @@ class Endpointer:
         self._frames = 0
         self._started_at: int | None = None
         self._silent = 0
+        self._end_ms = settings.end_ms
         self.done = False
+
+    def complete(self) -> None:
+        """What was heard so far is a whole answer that nothing longer could change (the
+        VoiceXML `completetimeout`): a shorter silence ends it."""
+        self._end_ms = min(self._end_ms, self.settings.complete_ms)
 
     @property
     def started(self) -> bool:
@@ -84,7 +91,7 @@ class Endpointer:
                 return Endpoint(Event.TIMEOUT, self.now_ms)
             return None
         self._silent = 0 if voiced else self._silent + FRAME_MS
-        if self._silent >= s.end_ms:
+        if self._silent >= self._end_ms:
             self.done = True
             return Endpoint(Event.SPEECH_ENDED, self.now_ms - self._silent)
         if self.now_ms - self._started_at >= s.max_ms:

@@ -99,6 +99,14 @@ BOTH_IN_ONE_BREATH = tuple(f"{r}{s}" for r in ("解决了", "已经解决了", "
                                      "不太满意"))
 
 
+def complete_phrases(grammar: Grammar) -> frozenset[str]:
+    """Phrases that no longer phrase begins with: hearing one of them whole, the answer
+    cannot turn into another (解决了 can still become 解决了一部分; 还没有解决 cannot)."""
+    phrases = set(grammar.phrases)
+    return frozenset(p for p in phrases
+                     if not any(q != p and q.startswith(p) for q in phrases))
+
+
 def grammar_for(question: Question) -> Grammar:
     extra = BOTH_IN_ONE_BREATH if question is Question.RESOLVED else ()
     return Grammar(str(question), tuple(dict.fromkeys((*phrases_for(question), *extra))))

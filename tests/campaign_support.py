@@ -66,7 +66,9 @@ class Running:
 
 def start_campaign(engine: Engine, citizens: dict[str, Citizen], tmp_path: Path,
                    clock: Clock, *, channels: int = 4,
-                   windows: CallingWindows | None = None, **overrides: Any) -> Running:
+                   windows: CallingWindows | None = None, target: str | None = None,
+                   **overrides: Any) -> Running:
+    """A campaign calling the simulator's `citizens`, or `target` (another callee)."""
     simulator = CitizenSimulator(reactor, citizens)
 
     def go() -> Running:
@@ -77,7 +79,7 @@ def start_campaign(engine: Engine, citizens: dict[str, Citizen], tmp_path: Path,
         settings = CampaignSettings(
             windows=windows or CallingWindows(), tick_s=0.5, plan_every_s=2.0,
             recordings=tmp_path / "recordings", node=overrides.pop("node", "test"),
-            target=f"sip:{{number}}@127.0.0.1:{uas.getHost().port}", **overrides)
+            target=target or f"sip:{{number}}@127.0.0.1:{uas.getHost().port}", **overrides)
         campaign = Campaign(
             reactor, engine, settings, endpoint=endpoint,
             channels=ChannelPool(reactor, channels, 20.0),

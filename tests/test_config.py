@@ -66,3 +66,10 @@ def test_config_check_command(tmp_path: Path) -> None:
     bad = subprocess.run([sys.executable, "-m", "console", "--config", str(path), "config",
                           "check"], capture_output=True, text=True, check=False)
     assert bad.returncode == 1 and "unknown key 'database.port'" in bad.stderr
+
+
+def test_example_file_shows_the_campaign_defaults() -> None:
+    example = Path(__file__).parent.parent / "console" / "huifang.example.toml"
+    settings = load_settings(str(example), {})
+    assert settings.campaign == type(settings.campaign)()
+    assert settings.trunk == type(settings.trunk)()
