@@ -35,6 +35,7 @@ from console.render import import_line, print_summary
 from console.reportcmd import print_ranking, rules_of, write_outputs
 from console.service import campaign_settings, local_now, start_service
 from console.speech import engine_from
+from dialer.metrics import Metrics
 from dialer.prompting import CallPrompts
 from ivr.pool import RecognitionPool
 from prompts.cache import PromptCache
@@ -113,9 +114,11 @@ def demo_command(app: App, directory: Path, tickets: int, callbacks: int, channe
     out.print("6. 回访活动 the campaign: scheduler, SIP, media and speech on loopback")
     logging.getLogger().setLevel(max(logging.WARNING, logging.getLogger().level))
     recognition = _recognition(settings)
-    prompts = CallPrompts(renderer(app))
+    metrics = Metrics()
+    prompts = CallPrompts(renderer(app),
+                          on_source=lambda source: metrics.prompts.labels(source).inc())
     prompts.fixed()
-    report = _run_campaign(engine, settings, citizens, prompts, recognition)
+    report = _run_campaign(engine, settings, citizens, prompts, recognition, metrics)
     out.print(outcome_table(engine, citizens))
     out.print(f"指标 metrics: {report}", highlight=False)
 
@@ -148,7 +151,7 @@ def _recognition(settings: Settings) -> RecognitionPool | None:
 
 
 def _run_campaign(engine: Any, settings: Settings, citizens: Any, prompts: CallPrompts,
-                  recognition: RecognitionPool | None) -> str:
+                  recognition: RecognitionPool | None, metrics: Metrics) -> str:
     from twisted.internet import reactor as _reactor  # noqa: PLC0415 - the demo only
     from twisted.internet.task import LoopingCall  # noqa: PLC0415
 
@@ -159,7 +162,8 @@ def _run_campaign(engine: Any, settings: Settings, citizens: Any, prompts: CallP
         update={"target": target})})
     service, started = start_service(reactor, engine, settings, prepare=prompts.prepare,
                                      recognition=recognition,
-                                     campaign_overrides=campaign_settings(settings, "demo"))
+                                     campaign_overrides=campaign_settings(settings, "demo"),
+                                     metrics=metrics)
     progress = live_progress(out)
     task = progress.add_task("", total=citizens.tickets)
     summary: dict[str, str] = {}

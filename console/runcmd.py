@@ -15,6 +15,7 @@ from console.cli import App, cli, fail, out, pass_app
 from console.promptscmd import renderer
 from console.service import local_now, start_service
 from console.speech import engine_from
+from dialer.metrics import Metrics
 from dialer.prompting import CallPrompts
 from ivr.pool import RecognitionPool
 from prompts.catalog import PromptError
@@ -34,7 +35,9 @@ def run(app: App, password: str, node: str | None) -> None:
     settings = app.settings
     engine = app.engine()
     try:
-        prompts = CallPrompts(renderer(app))
+        metrics = Metrics()
+        prompts = CallPrompts(renderer(app),
+                              on_source=lambda source: metrics.prompts.labels(source).inc())
         prompts.fixed()  # render the fixed prompts now: a broken TTS is found at start
         recognition = RecognitionPool(engine_from(settings.recognition),
                                       settings.recognition.workers)
@@ -48,7 +51,8 @@ def run(app: App, password: str, node: str | None) -> None:
     try:
         service, started = start_service(
             reactor, engine, settings, prepare=prompts.prepare, recognition=recognition,
-            campaign_overrides=campaign_settings(settings, node), password=password)
+            campaign_overrides=campaign_settings(settings, node), password=password,
+            metrics=metrics)
     except OSError as exc:
         fail(f"cannot listen: {exc}")
     signals = {"count": 0}

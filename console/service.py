@@ -118,7 +118,8 @@ def start_service(reactor: Any, engine: Engine, settings: Settings, *,
                   prepare: PreparePrompts, recognition: RecognitionPool | None,
                   campaign_overrides: CampaignSettings | None = None,
                   sip_port: int | None = None, http: str | None = None,
-                  password: str = "") -> tuple[Service, Any]:
+                  password: str = "", metrics: Metrics | None = None
+                  ) -> tuple[Service, Any]:
     """Listen, build the campaign and start it; returns the service and a Deferred that
     fires when the campaign has started."""
     logging.getLogger("apscheduler").setLevel(logging.WARNING)  # a line per tick otherwise
@@ -131,7 +132,7 @@ def start_service(reactor: Any, engine: Engine, settings: Settings, *,
         target="sip:placeholder@127.0.0.1", local=(t.bind, sip.getHost().port), media_port=0,
         proxy=_hostport(t.proxy) if t.proxy else None, ring_timeout=t.ring_timeout_s,
         credentials=Credentials(t.username, password) if t.username else None)
-    metrics = Metrics()
+    metrics = metrics or Metrics()
     campaign = Campaign(
         reactor, engine, campaign_overrides or campaign_settings(settings),
         endpoint=endpoint, channels=ChannelPool(reactor, t.max_channels, t.calls_per_second),
