@@ -122,6 +122,9 @@ class TrunkSettings(_Section):
     # where a citizen's number is dialled: {number} is the national number (13812345678)
     target: str = Field(default="sip:{number}@127.0.0.1:5080", pattern=r"^sips?:.*\{number\}")
     dial_prefix: str = Field(default="", pattern=r"^[0-9*#]*$")  # e.g. 0 for an outside line
+    registrar: str = Field(default="", pattern=r"^([^:]+:\d{1,5})?$")  # host:port; empty: none
+    aor: str = ""  # address of record to register; empty: sip:<username>@<registrar host>
+    register_expires_s: int = Field(default=300, ge=60, le=86400)
 
 
 _WINDOW = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-(([01]\d|2[0-3]):([0-5]\d)|24:00)$")
@@ -143,7 +146,8 @@ class CampaignSection(_Section):
     tick_s: float = Field(default=5.0, gt=0, le=300)
     lease_s: float = Field(default=300.0, ge=10, le=3600)
     recordings_dir: str = "var/recordings"
-    http: str = Field(default="127.0.0.1:9345", pattern=r"^[^:]+:\d{1,5}$")  # health, metrics
+    http: str = Field(default="127.0.0.1:9345",  # health and metrics; empty: none
+                      pattern=r"^([^:]+:\d{1,5})?$")
     node: str = ""  # this process's name in the store; empty: host name and pid
     no_input_s: float = Field(default=5.0, gt=0, le=30)
 

@@ -24,7 +24,8 @@ from dialer.campaign import Campaign, CampaignSettings, PreparePrompts
 from dialer.channels import ChannelPool
 from dialer.media import PortRange
 from dialer.metrics import Metrics
-from dialer.sipudp import SipEndpoint
+from dialer.register import RegistrationSettings
+from dialer.sipudp import RegistrationRunner, SipEndpoint
 from dialer.uac import CallSettings, Credentials
 from dialer.windows import CallingWindows, RetryPolicy
 from ivr.pool import RecognitionPool
@@ -75,8 +76,12 @@ class Service:
     sip: Any
     http: Any
     recognition: RecognitionPool | None
+    registration: RegistrationRunner | None = None
 
     def stop(self) -> Any:
+        if self.registration is not None:
+            self.registration.stop()  # REGISTER with Expires: 0
+
         def close(_: Any) -> Any:
             self.sip.stopListening()
             if self.http is not None:
@@ -150,5 +155,12 @@ def start_service(reactor: Any, engine: Engine, settings: Settings, *,
         root.putChild(b"metrics", cast(IResource, MetricsPage(metrics)))
         host, port = _hostport(address)
         listening = reactor.listenTCP(port, Site(root), interface=host)
-    service = Service(campaign, sip, listening, recognition)
+    registration = None
+    if t.registrar:
+        host, port = _hostport(t.registrar)
+        registration = endpoint.register(RegistrationSettings(
+            registrar=(host, port), aor=t.aor or f"sip:{t.username or 'huifang'}@{host}",
+            local=(t.bind, sip.getHost().port), expires=t.register_expires_s,
+            credentials=Credentials(t.username, password) if t.username else None))
+    service = Service(campaign, sip, listening, recognition, registration)
     return service, campaign.start()

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 from tests.files import TICKET_HEADER, UNITS, ticket, write_csv
 
@@ -14,7 +17,7 @@ def huifang(*args: str, cwd: Path, db: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "HUIFANG_DB": db, "COLUMNS": "200"}
     env.pop("HUIFANG_CONFIG", None)
     return subprocess.run([sys.executable, "-m", "console", *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=300, check=False)
+                          capture_output=True, text=True, timeout=600, check=False)
 
 
 def test_schema_commands_and_refusal(tmp_path: Path) -> None:
@@ -60,12 +63,27 @@ def test_bad_file_is_one_clear_error(tmp_path: Path) -> None:
     assert "Traceback" not in empty.stderr + missing.stderr
 
 
-def test_demo_builds_and_summarises(tmp_path: Path) -> None:
-    result = huifang("demo", "--tickets", "400", cwd=tmp_path, db="sqlite:///unused.db")
+@pytest.mark.timeout(600)
+def test_demo_builds_and_runs_a_campaign(tmp_path: Path) -> None:
+    from tests.speech import MODEL
+
+    (tmp_path / "huifang.toml").write_text(
+        f'[recognition]\nmodel = "{MODEL}"\n[prompts]\ncache_dir = "{tmp_path / "cache"}"\n',
+        encoding="utf-8")
+    result = huifang("demo", "--tickets", "400", "--callbacks", "8", "--channels", "8",
+                     "--seed", "7", cwd=tmp_path, db="sqlite:///unused.db")
     assert result.returncode == 0, result.stderr
     assert "工单库概况" in result.stdout and "rejected" not in result.stdout
+    assert "回访结果 outcomes by citizen persona" in result.stdout
+    assert "completed" in result.stdout and "speech recognition unavailable" not in result.stdout
     assert "排名 ranking" in result.stdout
-    assert (tmp_path / "var/demo/huifang.db").exists()
+    db = tmp_path / "var/demo/huifang.db"
+    with sqlite3.connect(db) as conn:
+        auto = conn.execute("SELECT count(*) FROM evaluations WHERE source = 'auto'").fetchone()
+        open_calls = conn.execute(
+            "SELECT count(*) FROM call_attempts WHERE status = 'in_progress'").fetchone()
+    assert auto[0] >= 1 and open_calls[0] == 0
+    assert list((tmp_path / "var/demo/recordings").rglob("*.wav"))
     for ext in ("json", "xlsx", "html", "pdf"):
         assert len(list((tmp_path / "var/demo/reports").glob(f"report-*.{ext}"))) == 1
 

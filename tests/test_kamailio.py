@@ -129,3 +129,35 @@ def test_a_wrong_password_at_the_proxy_is_an_auth_failure(proxy: tuple[int, int]
     port, trunk = proxy
     result = call_through(port, trunk, "wrong")
     assert (result.outcome, result.code) == ("auth_failure", 407)
+
+
+def test_the_service_registers_with_the_trunk(proxy: tuple[int, int], tmp_path: Path) -> None:
+    """`huifang run` keeps a registration when [trunk] names a registrar."""
+    from console.config import Settings
+    from console.service import start_service
+    from store.db import make_engine, upgrade
+
+    port, _ = proxy
+    engine = make_engine(f"sqlite:///{tmp_path / 'h.db'}")
+    upgrade(engine)
+    settings = Settings(trunk={"registrar": f"127.0.0.1:{port}", "username": "huifang",
+                               "sip_port": 0},
+                        campaign={"http": "", "recordings_dir": str(tmp_path / "r")})
+
+    def go() -> Any:
+        from twisted.internet.task import deferLater
+
+        service, started = start_service(reactor, engine, settings,
+                                         prepare=lambda d, t: {}, recognition=None,
+                                         password=PASSWORD)
+
+        def check(_: Any) -> Any:
+            assert service.registration is not None
+            r = service.registration.registration
+            state = (r.state, r.last_status)
+            return service.stop().addCallback(lambda _: state)
+
+        return started.addCallback(lambda _: deferLater(reactor, 1.0, lambda: None)) \
+            .addCallback(check)
+
+    assert on_reactor(go) == (RegState.REGISTERED, 200)
