@@ -88,13 +88,20 @@ SLOTS = 2**32 // SAMPLES  # 20 ms frame slots in the RTP timestamp's range
 
 class JitterBuffer:
     """Puts 20 ms frames back in order by their RTP timestamp slot (so 10, 20 and 30 ms
-    packets all fit), holding at most `depth` frames for a late one."""
+    packets all fit), holding at most `depth` frames for a late one.
 
-    def __init__(self, depth: int = 3) -> None:
+    Play-out starts (and restarts after running dry) only once `prefill` frames are in
+    hand: a packet a few milliseconds late must not become a 20 ms hole in an answer.
+    One such hole at the onset of 还没有解决 made PocketSphinx hear 处理好了 (0.74)."""
+
+    def __init__(self, depth: int = 3, prefill: int = 2) -> None:
         self.depth = depth
+        self.prefill = prefill
         self._frames: dict[int, bytes] = {}
         self._next: int | None = None
+        self._primed = False
         self.late = 0
+        self.underruns = 0
 
     def push(self, slot: int, pcm: bytes) -> None:
         if self._next is not None and (slot - self._next) % SLOTS > SLOTS // 2:
@@ -103,7 +110,13 @@ class JitterBuffer:
         self._frames[slot] = pcm
 
     def pop(self) -> bytes | None:
+        if not self._primed:
+            if len(self._frames) < self.prefill:
+                return None
+            self._primed = True
         if not self._frames:
+            self._primed = False  # ran dry: wait for `prefill` frames again
+            self.underruns += 1
             return None
         if self._next is None:
             self._next = min(self._frames)

@@ -69,6 +69,8 @@ def test_a_campaign_lands_in_the_store_and_the_report(engine: Engine, tmp_path: 
     got = evaluations(engine)
     yes, no = Resolved.YES, Resolved.NO
     auto = EvaluationSource.AUTO
+    # By voice, exactly. A 20 ms hole in the received audio once turned 还没有解决 into
+    # 处理好了 (0.74) here; the jitter buffer now keeps a frame in hand (dialer/media.py).
     assert got == {"T0": (yes, Satisfaction.SATISFIED, auto),
                    "T1": (no, Satisfaction.UNSATISFIED, auto),
                    "T4": (yes, Satisfaction.BASIC, auto),
@@ -84,9 +86,9 @@ def test_a_campaign_lands_in_the_store_and_the_report(engine: Engine, tmp_path: 
     assert busy.next_at >= datetime(2026, 11, 20, 10, 10)  # 10 minutes later, in a window
     assert attempts["+8613800000004"].outcome == "wrong_person"
     reason = attempts["+8613800000002"]
-    assert reason.reason_to_s - reason.reason_from_s > 1.0  # the reason was recorded
     assert Path(reason.recording).stat().st_size > 16000
-    assert "还没有解决" in heard or "还没有" in heard  # what was heard is kept for review
+    assert "还没有解决" in heard  # what was heard is kept for review
+    assert reason.reason_to_s - reason.reason_from_s > 1.0  # the reason was recorded
     assert reopened == "reopened"  # 退回重办 is configured on
     statuses = callbacks_by_status(engine)
     assert statuses == {"done": 4, "pending": 1, "review": 1}  # busy again; wrong person

@@ -140,3 +140,22 @@ def test_early_media_is_kept_before_the_answer() -> None:
     assert len(media.early) == len(announcement)
     heard = np.frombuffer(bytes(media.early), "<i2").astype(float)
     assert np.corrcoef(heard, np.frombuffer(announcement, "<i2"))[0, 1] > 0.99
+
+
+def test_jitter_buffer_keeps_a_frame_in_hand() -> None:
+    """A packet a little late must not leave a hole: play-out waits for two frames, and
+    again after running dry."""
+    from dialer.media import JitterBuffer
+
+    buffer = JitterBuffer()
+    buffer.push(10, b"a")
+    assert buffer.pop() is None  # one frame is not enough to start
+    buffer.push(11, b"b")
+    assert buffer.pop() == b"a"
+    buffer.push(12, b"c")  # arrives just in time thanks to the frame in hand
+    assert (buffer.pop(), buffer.pop()) == (b"b", b"c")
+    assert buffer.pop() is None and buffer.underruns == 1
+    buffer.push(13, b"d")
+    assert buffer.pop() is None  # re-priming
+    buffer.push(14, b"e")
+    assert (buffer.pop(), buffer.pop()) == (b"d", b"e")
