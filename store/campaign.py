@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
-from sqlalchemy import Engine, delete, func, insert, select, update
+from sqlalchemy import Connection, Engine, delete, func, insert, select, update
 
 from store.campaign_models import CallAttempt, Callback, CampaignState, DialerNode, DoNotCall
 from store.enums import AttemptStatus, CallbackStatus
@@ -82,18 +82,24 @@ def add_do_not_call(engine: Engine, phone: str, reason: str, by: str, now: datet
                     default_area_code: str = "") -> bool:
     """False if the number was already on the list. The number is normalised as tickets'
     are (PhoneError if it is not a number)."""
+    with engine.begin() as conn:
+        return add_do_not_call_in(conn, phone, reason, by, now, default_area_code)
+
+
+def add_do_not_call_in(conn: Connection, phone: str, reason: str, by: str, now: datetime,
+                       default_area_code: str = "") -> bool:
+    """`add_do_not_call` inside the caller's transaction; pending callbacks are cancelled."""
     if not reason.strip():
         raise ValueError("a do-not-call entry needs a reason")
     phone = normalize_phone(phone, default_area_code).e164
-    with engine.begin() as conn:
-        if conn.execute(select(DoNotCall.id).where(DoNotCall.phone == phone)).first():
-            return False
-        conn.execute(insert(DoNotCall).values(phone=phone, reason=reason,
-                                                         added_by=by, added_at=now))
-        conn.execute(update(Callback).where(
-            Callback.phone == phone, Callback.status == CallbackStatus.PENDING)
-            .values(status=CallbackStatus.CANCELLED, note="number on the do-not-call list",
-                    updated_at=now))
+    if conn.execute(select(DoNotCall.id).where(DoNotCall.phone == phone)).first():
+        return False
+    conn.execute(insert(DoNotCall).values(phone=phone, reason=reason, added_by=by,
+                                          added_at=now))
+    conn.execute(update(Callback).where(
+        Callback.phone == phone, Callback.status == CallbackStatus.PENDING)
+        .values(status=CallbackStatus.CANCELLED, note="number on the do-not-call list",
+                updated_at=now))
     return True
 
 
@@ -101,6 +107,23 @@ def remove_do_not_call(engine: Engine, phone: str, default_area_code: str = "") 
     phone = normalize_phone(phone, default_area_code).e164
     with engine.begin() as conn:
         return bool(conn.execute(delete(DoNotCall).where(DoNotCall.phone == phone)).rowcount)
+
+
+def do_not_call_entries(engine: Engine) -> list[tuple[int, str, str, str, datetime]]:
+    """(id, phone, reason, added by, added at), oldest first."""
+    with engine.connect() as conn:
+        rows = conn.execute(select(DoNotCall.id, DoNotCall.phone, DoNotCall.reason,
+                                   DoNotCall.added_by, DoNotCall.added_at)
+                            .order_by(DoNotCall.added_at)).all()
+    return [(r[0], r[1], r[2], r[3], r[4]) for r in rows]
+
+
+def remove_do_not_call_entry(conn: Connection, entry_id: int) -> str | None:
+    """Remove one entry by id; its phone, or None if there was no such entry."""
+    phone = conn.execute(select(DoNotCall.phone).where(DoNotCall.id == entry_id)).scalar()
+    if phone is not None:
+        conn.execute(delete(DoNotCall).where(DoNotCall.id == entry_id))
+    return None if phone is None else str(phone)
 
 
 def do_not_call(engine: Engine) -> list[tuple[str, str, str, datetime]]:

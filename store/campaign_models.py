@@ -32,8 +32,12 @@ class Callback(Base):
     lease_until: Mapped[datetime | None] = mapped_column(LocalDateTime)
     created_at: Mapped[datetime] = mapped_column(LocalDateTime)
     updated_at: Mapped[datetime] = mapped_column(LocalDateTime)
+    # a supervisor settled it (the review queue shows only unsettled work)
+    reviewed_at: Mapped[datetime | None] = mapped_column(LocalDateTime)
+    reviewed_by: Mapped[str | None] = mapped_column(String(100))
 
-    __table_args__ = (Index("ix_callbacks_status_due", "status", "due_at"),)
+    __table_args__ = (Index("ix_callbacks_status_due", "status", "due_at"),
+                      Index("ix_callbacks_reviewed", "reviewed_at", "status"))
 
 
 class CallAttempt(Base):

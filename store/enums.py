@@ -122,3 +122,15 @@ CALLBACK_STATUS_LABELS: dict[CallbackStatus, str] = {
     CallbackStatus.REVIEW: "待复核",
     CallbackStatus.CANCELLED: "已取消",
 }
+
+
+class Role(enum.StrEnum):
+    """Console roles: each can do what the ones after it can, and more."""
+
+    ADMIN = "admin"  # accounts, API tokens, the campaign switch
+    SUPERVISOR = "supervisor"  # 质检: review, corrections, unmasking
+    VIEWER = "viewer"  # 领导: reads, changes nothing
+
+
+ROLE_LABELS: dict[Role, str] = {Role.ADMIN: "管理员", Role.SUPERVISOR: "质检员",
+                                Role.VIEWER: "查看者"}

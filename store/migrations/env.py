@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import context
 
 from store.campaign_models import CampaignState  # noqa: F401 - registers the tables
+from store.console_models import User  # noqa: F401 - registers the tables
 from store.models import Base
 
 config = context.config
