@@ -156,6 +156,7 @@ def main() -> None:
     from console import (  # noqa: F401, PLC0415
         asrevalcmd,
         callcmd,
+        consolecmd,
         demo,
         importcmd,
         promptscmd,

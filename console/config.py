@@ -169,6 +169,19 @@ class CampaignSection(_Section):
         return value
 
 
+class ConsoleSection(_Section):
+    """The supervisors' web console (`huifang console`, or inside `huifang run`)."""
+
+    bind: str = Field(default="127.0.0.1:8345", pattern=r"^([^:]+:\d{1,5})?$")  # empty: off
+    session_idle_minutes: int = Field(default=30, ge=1, le=24 * 60)
+    session_max_hours: int = Field(default=12, ge=1, le=24 * 30)
+    login_max_failures: int = Field(default=5, ge=1, le=100)  # per user and per address
+    login_lockout_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    secure_cookies: bool = False  # true behind HTTPS: cookies are sent over TLS only
+    page_size: int = Field(default=50, ge=5, le=500)
+    rankings_cache_s: int = Field(default=60, ge=0, le=3600)  # 0: computed every time
+
+
 class LoggingSettings(_Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
@@ -184,6 +197,7 @@ class Settings(_Section):
     recognition: RecognitionSettings = RecognitionSettings()
     trunk: TrunkSettings = TrunkSettings()
     campaign: CampaignSection = CampaignSection()
+    console: ConsoleSection = ConsoleSection()
     logging: LoggingSettings = LoggingSettings()
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)

@@ -203,6 +203,7 @@ class Reply:
     status: int
     headers: dict[str, str]
     body: bytes
+    set_cookies: list[str]
 
     @property
     def text(self) -> str:
@@ -239,7 +240,8 @@ class Client:
                     self.cookies.pop(key, None)
                 else:
                     self.cookies[key] = val
-        reply = Reply(response.status, {k.lower(): v for k, v in response.getheaders()}, data)
+        reply = Reply(response.status, {k.lower(): v for k, v in response.getheaders()}, data,
+                      [v for k, v in response.getheaders() if k.lower() == "set-cookie"])
         conn.close()
         return reply
 

@@ -1,0 +1,185 @@
+"""The JSON API for the hotline's own ticket system: closure and reopening events in,
+ticket status and evaluations out. Bearer tokens made by an admin; an OpenAPI document
+at /api/openapi.json."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from console.web import auth
+from console.web.app import Ctx
+from console.web.http import Response, json_response, problem
+from store import accounts
+from store.importing.base import Outcome
+from store.importing.columns import TICKET_COLUMNS
+from store.importing.events import apply_ticket_event, ticket_fields
+from store.search import ticket_status
+
+log = logging.getLogger(__name__)
+
+
+def _token(ctx: Ctx) -> str | None:
+    header = ctx.info.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "bearer" or not value.strip():
+        return None
+    return accounts.token_by_hash(ctx.web.engine, auth.token_hash(value.strip()), ctx.now)
+
+
+def _unauthorized() -> Response:
+    response = problem(401, "a valid API token is required: Authorization: Bearer <token>")
+    response.headers.append(("WWW-Authenticate", 'Bearer realm="huifang"'))
+    return response
+
+
+def _event(ctx: Ctx, required: str) -> Response:
+    name = _token(ctx)
+    if name is None:
+        return _unauthorized()
+    if not ctx.info.headers.get("content-type", "").startswith("application/json"):
+        return problem(415, "send the event as application/json")
+    try:
+        payload = ctx.info.json()
+    except (ValueError, UnicodeDecodeError) as exc:
+        return problem(400, f"the body is not valid JSON: {exc}")
+    if not isinstance(payload, dict):
+        return problem(400, "the body must be a JSON object of ticket fields")
+    values, refused = ticket_fields(payload)
+    if refused is not None:
+        return problem(422, refused.reason, refused.field)
+    if not str(values.get(required) or "").strip():
+        return problem(422, f"{required} is required for this event", required)
+    result = apply_ticket_event(ctx.web.engine, values, f"api:{name}", ctx.now,
+                                ctx.web.settings.phone.default_area_code)
+    if result.outcome is Outcome.REJECTED:
+        return problem(422, result.reason, result.field)
+    ctx.web.changed()
+    ticket_no = str(values["ticket_no"]).strip()
+    log.info("API %s: %s event for %s: %s", name, required, ticket_no, result.outcome)
+    replay = result.outcome in (Outcome.UNCHANGED, Outcome.STALE)
+    return json_response({"ticket_no": ticket_no, "result": result.outcome.value,
+                          "replay": replay, "import_id": result.import_id},
+                         200 if replay else 201)
+
+
+def closures(ctx: Ctx) -> Response:
+    return _event(ctx, "closed_at")
+
+
+def reopenings(ctx: Ctx) -> Response:
+    return _event(ctx, "reopened_at")
+
+
+def ticket(ctx: Ctx, ticket_no: str) -> Response:
+    if _token(ctx) is None:
+        return _unauthorized()
+    status = ticket_status(ctx.web.engine, ticket_no)
+    if status is None:
+        return problem(404, f"no ticket {ticket_no!r}", "ticket_no")
+    return json_response(status)
+
+
+def evaluations(ctx: Ctx, ticket_no: str) -> Response:
+    if _token(ctx) is None:
+        return _unauthorized()
+    status = ticket_status(ctx.web.engine, ticket_no)
+    if status is None:
+        return problem(404, f"no ticket {ticket_no!r}", "ticket_no")
+    return json_response([{"closure_seq": c["seq"], **c["evaluation"]}
+                          for c in status["closures"]  # type: ignore[attr-defined]
+                          if c["evaluation"] is not None])
+
+
+def openapi(ctx: Ctx) -> Response:
+    return Response(200, json.dumps(OPENAPI, ensure_ascii=False, indent=1).encode(),
+                    "application/json; charset=utf-8")
+
+
+# -- the document ----------------------------------------------------------------------
+_STR = {"type": ["string", "null"]}
+_ERROR = {"type": "object", "required": ["error"],
+          "properties": {"error": {"type": "string"}, "field": {"type": "string"}}}
+
+
+def _errors(*codes: int) -> dict[str, Any]:
+    text = {400: "not JSON, or not an object", 401: "no valid token", 404: "no such ticket",
+            415: "not application/json", 422: "a field is wrong; `field` names it"}
+    return {str(c): {"description": text[c], "content": {
+        "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+        for c in codes}
+
+
+def _event_op(summary: str, required: str) -> dict[str, Any]:
+    schema = {"$ref": "#/components/schemas/TicketEvent"}
+    return {"summary": summary, "security": [{"token": []}],
+            "requestBody": {"required": True, "content": {"application/json": {
+                "schema": {"allOf": [schema, {"required": [required]}]}}}},
+            "responses": {
+                "201": {"description": "applied", "content": {"application/json": {
+                    "schema": {"$ref": "#/components/schemas/EventResult"}}}},
+                "200": {"description": "already known: a replay, ignored", "content": {
+                    "application/json": {
+                        "schema": {"$ref": "#/components/schemas/EventResult"}}}},
+                **_errors(400, 401, 415, 422)}}
+
+
+_TICKET_PARAM = {"name": "ticket_no", "in": "path", "required": True,
+                 "schema": {"type": "string", "minLength": 1}}
+OPENAPI: dict[str, Any] = {
+    "openapi": "3.1.0",
+    "info": {"title": "huifang API", "version": "1",
+             "description": "Ticket events in, callback results out. Fields are those of "
+                            "the import format (English names or the Chinese headers)."},
+    "components": {
+        "securitySchemes": {"token": {"type": "http", "scheme": "bearer"}},
+        "schemas": {
+            "Error": _ERROR,
+            "TicketEvent": {
+                "type": "object", "additionalProperties": False,
+                "required": [c.name for c in TICKET_COLUMNS if c.required],
+                "properties": {c.name: {**_STR, "description": c.label}
+                               for c in TICKET_COLUMNS}},
+            "EventResult": {"type": "object",
+                            "required": ["ticket_no", "result", "replay"],
+                            "properties": {
+                                "ticket_no": {"type": "string"},
+                                "result": {"enum": ["inserted", "updated", "unchanged",
+                                                    "stale"]},
+                                "replay": {"type": "boolean"},
+                                "import_id": {"type": ["integer", "null"]}}},
+            "Evaluation": {"type": "object",
+                           "required": ["resolved", "satisfaction", "source"],
+                           "properties": {
+                               "closure_seq": {"type": "integer"},
+                               "resolved": {"enum": ["yes", "no", "unknown"]},
+                               "satisfaction": {"enum": ["satisfied", "basic",
+                                                         "unsatisfied", "unknown"]},
+                               "source": {"enum": ["agent", "auto", "supervisor"]},
+                               "evaluated_at": _STR}},
+            "Ticket": {"type": "object", "required": ["ticket_no", "status", "closures"],
+                       "properties": {
+                           "ticket_no": {"type": "string"}, "unit": {"type": "string"},
+                           "status": {"type": "string"},
+                           "closures": {"type": "array", "items": {"type": "object"}}}},
+        }},
+    "paths": {
+        "/api/v1/closures": {"post": _event_op("a ticket was closed (办结)", "closed_at")},
+        "/api/v1/reopenings": {"post": _event_op("a ticket was sent back (退回重办)",
+                                                 "reopened_at")},
+        "/api/v1/tickets/{ticket_no}": {"get": {
+            "summary": "a ticket's closures, evaluations and callbacks",
+            "security": [{"token": []}], "parameters": [_TICKET_PARAM],
+            "responses": {"200": {"description": "the ticket", "content": {
+                "application/json": {"schema": {"$ref": "#/components/schemas/Ticket"}}}},
+                **_errors(401, 404)}}},
+        "/api/v1/tickets/{ticket_no}/evaluations": {"get": {
+            "summary": "the evaluations of a ticket's closures",
+            "security": [{"token": []}], "parameters": [_TICKET_PARAM],
+            "responses": {"200": {"description": "evaluations", "content": {
+                "application/json": {"schema": {"type": "array", "items": {
+                    "$ref": "#/components/schemas/Evaluation"}}}}},
+                **_errors(401, 404)}}},
+    },
+}
