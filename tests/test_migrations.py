@@ -8,8 +8,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine
 
-import store.campaign_models  # noqa: F401 - registers the campaign tables
-import store.console_models  # noqa: F401 - registers the console tables
+import store.campaign_models  # registers the campaign tables
+import store.console_models  # noqa: F401 - registers the console tables (and binds `store`)
 from store.db import current_revision, head_revision, make_engine, upgrade
 from store.models import Base
 

@@ -51,7 +51,7 @@ def test_queue_holds_what_the_machine_could_not_settle(engine: Engine, seeded: S
 
 
 def test_filters_and_counts(engine: Engine, seeded: Seeded) -> None:
-    units = dict((name, uid) for uid, name in review.unit_choices(engine))
+    units = {name: uid for uid, name in review.unit_choices(engine)}
     q = review.queue(engine, review.QueueFilter(unit_id=units["白沙街道"]))
     assert {i.ticket_no for i in q.items} == {"B011", "X001"}
     assert q.by_kind == {"unclear": 1, "unreachable": 1}

@@ -13,7 +13,7 @@ from sqlalchemy import Engine, insert, update
 
 from store.importing.apply_tickets import TicketHandler
 from store.importing.base import Context, Outcome, ValidRow
-from store.importing.columns import TICKET_COLUMNS, HeaderError, map_headers
+from store.importing.columns import TICKET_COLUMNS, HeaderError, map_headers, normalize_header
 from store.models import ImportBatch
 
 
@@ -32,8 +32,11 @@ def ticket_fields(payload: dict[str, Any]) -> tuple[dict[str, Any], EventResult 
     try:
         mapping = map_headers(keys, TICKET_COLUMNS)
     except HeaderError as exc:
-        missing = next((c.name for c in TICKET_COLUMNS if c.required
-                        and c.name in str(exc)), "")
+        known = {normalize_header(a): c.name for c in TICKET_COLUMNS
+                 for a in (c.name, *c.aliases)}
+        present = {known.get(normalize_header(k)) for k in keys}
+        missing = next((c.name for c in TICKET_COLUMNS
+                        if c.required and c.name not in present), "")
         return {}, EventResult(Outcome.REJECTED, missing, str(exc))
     if mapping.ignored:
         return {}, EventResult(Outcome.REJECTED, mapping.ignored[0],
