@@ -77,7 +77,8 @@ def _unit_reports(units: dict[int, UnitInfo], totals: dict[int, Counts],
             member.rank = rank
         worst = max(ranks)
         for member in members:
-            if len(members) > 1 and member.rank == worst:
+            # the bottom of a ranking, when there is a bottom: a group all tied has none
+            if worst > min(ranks) and member.rank == worst:
                 member.card = RED
             elif (member.rates.satisfaction_rate is not None
                   and member.rates.satisfaction_rate < rules.yellow_satisfaction_below):

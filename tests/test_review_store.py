@@ -108,12 +108,20 @@ def _satisfaction_rank(engine: Engine, unit: str) -> tuple[float | None, int | N
     return u.rates.satisfaction_rate, u.rank
 
 
+def _cards(engine: Engine) -> dict[str, str | None]:
+    report = build_report(engine, parse_period(PERIOD), now=NOW + timedelta(days=3))
+    return {u.info.name: u.card for u in report.units if u.info.group == "街道乡镇"}
+
+
 def test_correction_moves_the_rate_and_rank_and_is_audited(engine: Engine,
                                                           seeded: Seeded) -> None:
     assert _satisfaction_rank(engine, "青石街道") == (0.9, 2)
+    assert _cards(engine) == {"青石街道": "red", "白沙街道": None}
     corrections.correct_answer(engine, seeded.negative, Resolved.YES, Satisfaction.SATISFIED,
                                WHO)
     assert _satisfaction_rank(engine, "青石街道") == (1.0, 1)
+    # tied at the top: no bottom, so no red card for anyone
+    assert _cards(engine) == {"青石街道": None, "白沙街道": None}
     with engine.connect() as conn:
         ev = conn.execute(select(Evaluation).join(Ticket, Ticket.id == Evaluation.ticket_id)
                           .where(Ticket.ticket_no == "Q010")).one()
