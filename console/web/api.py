@@ -99,6 +99,15 @@ def openapi(ctx: Ctx) -> Response:
 
 # -- the document ----------------------------------------------------------------------
 _STR = {"type": ["string", "null"]}
+_TIME = r"^\d{4}-\d{1,2}-\d{1,2}[ T]\d{1,2}:\d{2}(:\d{2})?$"  # 2026-11-25 16:00:00
+
+
+def _field(name: str, label: str, required: bool) -> dict[str, Any]:
+    schema: dict[str, Any] = ({"type": "string", "minLength": 1} if required
+                              else {"type": ["string", "null"]})
+    if name.endswith("_at"):
+        schema = {**schema, "pattern": _TIME}
+    return {**schema, "description": label}
 _ERROR = {"type": "object", "required": ["error"],
           "properties": {"error": {"type": "string"}, "field": {"type": "string"}}}
 
@@ -113,9 +122,14 @@ def _errors(*codes: int) -> dict[str, Any]:
 
 def _event_op(summary: str, required: str) -> dict[str, Any]:
     schema = {"$ref": "#/components/schemas/TicketEvent"}
+    present = {"required": [required], "properties": {
+        required: {"type": "string", "minLength": 1, "pattern": _TIME}}}
     return {"summary": summary, "security": [{"token": []}],
+            "description": "422 also answers a value the document cannot judge: a unit "
+                           "the store does not know, a date in the future, times out of "
+                           "order, a number that is not a phone number.",
             "requestBody": {"required": True, "content": {"application/json": {
-                "schema": {"allOf": [schema, {"required": [required]}]}}}},
+                "schema": {"allOf": [schema, present]}}}},
             "responses": {
                 "201": {"description": "applied", "content": {"application/json": {
                     "schema": {"$ref": "#/components/schemas/EventResult"}}}},
@@ -139,7 +153,7 @@ OPENAPI: dict[str, Any] = {
             "TicketEvent": {
                 "type": "object", "additionalProperties": False,
                 "required": [c.name for c in TICKET_COLUMNS if c.required],
-                "properties": {c.name: {**_STR, "description": c.label}
+                "properties": {c.name: _field(c.name, c.label, c.required)
                                for c in TICKET_COLUMNS}},
             "EventResult": {"type": "object",
                             "required": ["ticket_no", "result", "replay"],
