@@ -12,11 +12,13 @@ from __future__ import annotations
 import csv
 import logging
 import shutil
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import click
+from twisted.internet.error import CannotListenError
 
 from console.cli import App, cli, out, pass_app
 from console.config import Settings
@@ -42,7 +44,9 @@ from prompts.cache import PromptCache
 from prompts.tts import EspeakWorker, TtsUnavailable
 from scoring.periods import parse_period
 from scoring.report import build_report
+from store import accounts
 from store.db import make_engine, upgrade
+from store.enums import Role
 from store.sample import generate
 from store.summary import summarize
 
@@ -71,10 +75,16 @@ def demo_settings(settings: Settings, directory: Path, channels: int) -> Setting
               help="Fresh closures the campaign calls back.")
 @click.option("--channels", type=click.IntRange(1, 100), default=12, show_default=True)
 @click.option("--seed", type=int, default=12345, show_default=True)
+@click.option("--console", "console_address", default="127.0.0.1:8345", show_default=True,
+              help="Serve the supervisors' console here during and after the campaign "
+                   "(port 0: any free port; empty: no console).")
+@click.option("--serve/--no-serve", default=True, show_default=True,
+              help="Keep serving the console after the campaign, until Ctrl-C.")
 @pass_app
 def demo_command(app: App, directory: Path, tickets: int, callbacks: int, channels: int,
-                 seed: int) -> None:
-    """Build a demo hotline in a fresh SQLite database and run a callback campaign."""
+                 seed: int, console_address: str, serve: bool) -> None:
+    """Build a demo hotline in a fresh SQLite database, run a callback campaign, and
+    serve the supervisors' console on it."""
     if directory.exists():
         shutil.rmtree(directory)
     directory.mkdir(parents=True)
@@ -111,6 +121,8 @@ def demo_command(app: App, directory: Path, tickets: int, callbacks: int, channe
     out.print(import_line(result), highlight=False)
     worker.close()
 
+    if console_address:
+        demo_users(engine, now)
     out.print("6. 回访活动 the campaign: scheduler, SIP, media and speech on loopback")
     logging.getLogger().setLevel(max(logging.WARNING, logging.getLogger().level))
     recognition = _recognition(settings)
@@ -118,20 +130,31 @@ def demo_command(app: App, directory: Path, tickets: int, callbacks: int, channe
     prompts = CallPrompts(renderer(app),
                           on_source=lambda source: metrics.prompts.labels(source).inc())
     prompts.fixed()
-    report = _run_campaign(engine, settings, citizens, prompts, recognition, metrics)
-    out.print(outcome_table(engine, citizens))
-    out.print(f"指标 metrics: {report}", highlight=False)
 
-    period = parse_period(f"{now.year}-{now.month:02d}")
-    out.print(f"7. 排名 ranking of {period.label} (智能回访 counted at once)", highlight=False)
-    ranking = build_report(engine, period, rules=rules_of(app), now=now)
-    print_ranking(out, ranking)
-    reports = directory / "reports"
-    write_outputs(ranking, tuple(reports / f"report-{period.label}.{ext}"
-                                 for ext in ("json", "xlsx", "html", "pdf")))
-    out.print(f"database: {db_path}\nrecordings: {directory / 'recordings'}\n"
-              f"reports: {reports}", highlight=False)
-    out.print(f"explore it: HUIFANG_DB={url} huifang campaign status", highlight=False)
+    def results(summary: str, console: Any) -> None:
+        out.print(outcome_table(engine, citizens))
+        out.print(f"指标 metrics: {summary}", highlight=False)
+        period = parse_period(f"{now.year}-{now.month:02d}")
+        out.print(f"7. 排名 ranking of {period.label} (智能回访 counted at once)",
+                  highlight=False)
+        ranking = build_report(engine, period, rules=rules_of(app), now=now)
+        print_ranking(out, ranking)
+        reports = directory / "reports"
+        write_outputs(ranking, tuple(reports / f"report-{period.label}.{ext}"
+                                     for ext in ("json", "xlsx", "html", "pdf")))
+        out.print(f"database: {db_path}\nrecordings: {directory / 'recordings'}\n"
+                  f"reports: {reports}", highlight=False)
+        out.print(f"explore it: HUIFANG_DB={url} huifang campaign status", highlight=False)
+        if console is not None:
+            host = console.getHost()
+            out.print(f"8. 回访质检台 the supervisors' console: http://{host.host}:{host.port}/"
+                      + ("  (Ctrl-C 退出 to stop)" if serve else ""), highlight=False)
+            logins = "  ".join(f"{name} / {DEMO_PASSWORD} ({label})"
+                               for name, _role, label in DEMO_USERS)
+            out.print(f"   demo login 演示账号: {logins}", highlight=False)
+
+    _run_campaign(engine, settings, citizens, prompts, recognition, metrics,
+                  console_address, serve, results)
 
 
 def _unit_names(path: Path) -> list[str]:
@@ -150,8 +173,26 @@ def _recognition(settings: Settings) -> RecognitionPool | None:
         return None
 
 
+DEMO_PASSWORD = "huifang-demo"
+DEMO_USERS = (("zhijian", Role.SUPERVISOR, "质检员"), ("lingdao", Role.VIEWER, "领导"),
+              ("admin", Role.ADMIN, "管理员"))
+
+
+def demo_users(engine: Any, now: Any) -> None:
+    """The demo's console accounts, all with one known password (a loopback demo only)."""
+    from console.web.auth import hash_password  # noqa: PLC0415
+
+    hashed = hash_password(DEMO_PASSWORD)
+    for name, role, label in DEMO_USERS:
+        accounts.add_user(engine, name, f"演示{label}", role, hashed, "demo", now)
+
+
 def _run_campaign(engine: Any, settings: Settings, citizens: Any, prompts: CallPrompts,
-                  recognition: RecognitionPool | None, metrics: Metrics) -> str:
+                  recognition: RecognitionPool | None, metrics: Metrics,
+                  console_address: str, serve: bool,
+                  results: Callable[[str, Any], None]) -> None:
+    """Run the campaign on the reactor; when it has settled, stop it and print the
+    results, and keep the console serving until Ctrl-C if asked to."""
     from twisted.internet import reactor as _reactor  # noqa: PLC0415 - the demo only
     from twisted.internet.task import LoopingCall  # noqa: PLC0415
 
@@ -160,10 +201,19 @@ def _run_campaign(engine: Any, settings: Settings, citizens: Any, prompts: CallP
     target = f"sip:{{number}}@127.0.0.1:{uas_port.getHost().port}"
     settings = settings.model_copy(update={"trunk": settings.trunk.model_copy(
         update={"target": target})})
-    service, started = start_service(reactor, engine, settings, prepare=prompts.prepare,
-                                     recognition=recognition,
-                                     campaign_overrides=campaign_settings(settings, "demo"),
-                                     metrics=metrics)
+    try:
+        service, started = start_service(
+            reactor, engine, settings, prepare=prompts.prepare, recognition=recognition,
+            campaign_overrides=campaign_settings(settings, "demo"), metrics=metrics,
+            console=console_address)
+    except CannotListenError as exc:
+        host = console_address.rpartition(":")[0]
+        out.print(f"[yellow]{console_address} is taken ({exc.socketError}); the console "
+                  "takes any free port instead[/]")
+        service, started = start_service(
+            reactor, engine, settings, prepare=prompts.prepare, recognition=recognition,
+            campaign_overrides=campaign_settings(settings, "demo"), metrics=metrics,
+            console=f"{host}:0")
     progress = live_progress(out)
     task = progress.add_task("", total=citizens.tickets)
     summary: dict[str, str] = {}
@@ -182,7 +232,12 @@ def _run_campaign(engine: Any, settings: Settings, citizens: Any, prompts: CallP
             total_s = next((s.value for s in latency if s.name.endswith("_sum")), 0)
             summary["text"] = (f"{int(count)} turns, mean turn latency "
                                f"{1000 * total_s / count:.0f} ms" if count else "no turns")
-            service.stop().addBoth(lambda _: reactor.stop())
+            stopped = service.stop(keep_console=serve)
+            stopped.addBoth(lambda _: progress.stop())
+            stopped.addCallback(lambda _: results(summary["text"], service.console))
+            stopped.addErrback(lambda f: out.print(f"[red]{f.getErrorMessage()}[/]"))
+            if not serve or service.console is None:
+                stopped.addBoth(lambda _: reactor.stop())
 
     looping = LoopingCall(poll)
     started.addCallback(lambda _: looping.start(1.0))
@@ -192,8 +247,8 @@ def _run_campaign(engine: Any, settings: Settings, citizens: Any, prompts: CallP
         reactor.stop()
 
     started.addErrback(failed)
-    with progress:
-        reactor.run(installSignalHandlers=True)
+    progress.start()
+    reactor.run(installSignalHandlers=True)
+    progress.stop()
     uas_port.stopListening()
-    return summary.get("text", "campaign did not finish")
 

@@ -52,7 +52,7 @@ def run(app: App, password: str, node: str | None) -> None:
         service, started = start_service(
             reactor, engine, settings, prepare=prompts.prepare, recognition=recognition,
             campaign_overrides=campaign_settings(settings, node), password=password,
-            metrics=metrics)
+            metrics=metrics, console=settings.console.bind)
     except OSError as exc:
         fail(f"cannot listen: {exc}")
     signals = {"count": 0}
@@ -77,6 +77,9 @@ def run(app: App, password: str, node: str | None) -> None:
     out.print(f"huifang run: node {c.node}, SIP {settings.trunk.bind}:"
               f"{service.sip.getHost().port}, health and metrics on "
               f"http://{settings.campaign.http}/health and /metrics", highlight=False)
+    if service.console is not None:
+        host = service.console.getHost()
+        out.print(f"回访质检台 console: http://{host.host}:{host.port}/", highlight=False)
     reactor.run(installSignalHandlers=False)
 
 

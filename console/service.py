@@ -77,13 +77,18 @@ class Service:
     http: Any
     recognition: RecognitionPool | None
     registration: RegistrationRunner | None = None
+    console: Any = None  # the web console's listening port, when served here
 
-    def stop(self) -> Any:
+    def stop(self, *, keep_console: bool = False) -> Any:
+        """Stop the campaign gracefully, then close the ports (the console's too unless
+        `keep_console`: the demo serves it on after its campaign)."""
         if self.registration is not None:
             self.registration.stop()  # REGISTER with Expires: 0
 
         def close(_: Any) -> Any:
             self.sip.stopListening()
+            if self.console is not None and not keep_console:
+                self.console.stopListening()
             if self.http is not None:
                 self.http.stopListening()
             if self.recognition is not None:
@@ -123,11 +128,17 @@ def start_service(reactor: Any, engine: Engine, settings: Settings, *,
                   prepare: PreparePrompts, recognition: RecognitionPool | None,
                   campaign_overrides: CampaignSettings | None = None,
                   sip_port: int | None = None, http: str | None = None,
-                  password: str = "", metrics: Metrics | None = None
-                  ) -> tuple[Service, Any]:
+                  password: str = "", metrics: Metrics | None = None,
+                  console: str = "") -> tuple[Service, Any]:
     """Listen, build the campaign and start it; returns the service and a Deferred that
-    fires when the campaign has started."""
+    fires when the campaign has started. `console` is host:port for the supervisors'
+    web console on the same reactor (empty: not served)."""
     logging.getLogger("apscheduler").setLevel(logging.WARNING)  # a line per tick otherwise
+    console_port = None
+    if console:  # first: a taken port fails before anything else is bound
+        from console.web.routes import listen_console  # noqa: PLC0415
+
+        _web, console_port = listen_console(reactor, engine, settings, local_now, console)
     t = settings.trunk
     endpoint = SipEndpoint(reactor, host=t.bind)
     sip = reactor.listenUDP(t.sip_port if sip_port is None else sip_port, endpoint,
@@ -162,5 +173,5 @@ def start_service(reactor: Any, engine: Engine, settings: Settings, *,
             registrar=(host, port), aor=t.aor or f"sip:{t.username or 'huifang'}@{host}",
             local=(t.bind, sip.getHost().port), expires=t.register_expires_s,
             credentials=Credentials(t.username, password) if t.username else None))
-    service = Service(campaign, sip, listening, recognition, registration)
+    service = Service(campaign, sip, listening, recognition, registration, console_port)
     return service, campaign.start()

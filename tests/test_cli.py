@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -64,19 +65,44 @@ def test_bad_file_is_one_clear_error(tmp_path: Path) -> None:
 
 
 @pytest.mark.timeout(600)
-def test_demo_builds_and_runs_a_campaign(tmp_path: Path) -> None:
+def test_demo_builds_runs_a_campaign_and_serves_the_console(tmp_path: Path) -> None:
+    from tests.campaign_support import wait_until
+    from tests.console_support import Client
     from tests.speech import MODEL
 
     (tmp_path / "huifang.toml").write_text(
         f'[recognition]\nmodel = "{MODEL}"\n[prompts]\ncache_dir = "{tmp_path / "cache"}"\n',
         encoding="utf-8")
-    result = huifang("demo", "--tickets", "400", "--callbacks", "8", "--channels", "8",
-                     "--seed", "7", cwd=tmp_path, db="sqlite:///unused.db")
-    assert result.returncode == 0, result.stderr
-    assert "工单库概况" in result.stdout and "rejected" not in result.stdout
-    assert "回访结果 outcomes by citizen persona" in result.stdout
-    assert "completed" in result.stdout and "speech recognition unavailable" not in result.stdout
-    assert "排名 ranking" in result.stdout
+    env = {**os.environ, "HUIFANG_DB": "sqlite:///unused.db", "COLUMNS": "200"}
+    env.pop("HUIFANG_CONFIG", None)
+    log = tmp_path / "demo.out"
+    with log.open("w") as handle:
+        demo = subprocess.Popen(
+            [sys.executable, "-m", "console", "demo", "--tickets", "400", "--callbacks", "8",
+             "--channels", "8", "--seed", "7", "--console", "127.0.0.1:0"],
+            cwd=tmp_path, env=env, stdout=handle, stderr=subprocess.STDOUT)
+        try:
+            wait_until(lambda: "demo login" in log.read_text() or demo.poll() is not None,
+                       540, "the demo printing its console login")
+            out = log.read_text()
+            assert demo.poll() is None, out  # still serving the console
+            port = int(out.split("supervisors' console: http://127.0.0.1:")[1].split("/")[0])
+            supervisor = Client(port)
+            assert supervisor.login("zhijian", "huifang-demo").status == 303
+            queue = supervisor.get("/queue")
+            assert queue.status == 200 and "复核队列" in queue.text
+            assert supervisor.get("/dashboard").status == 200
+            viewer = Client(port)
+            assert viewer.login("lingdao", "huifang-demo").status == 303
+        finally:
+            demo.send_signal(signal.SIGINT)
+            code = demo.wait(timeout=60)
+    out = log.read_text()
+    assert code == 0, out
+    assert "工单库概况" in out and "rejected" not in out
+    assert "回访结果 outcomes by citizen persona" in out
+    assert "completed" in out and "speech recognition unavailable" not in out
+    assert "排名 ranking" in out and "Traceback" not in out
     db = tmp_path / "var/demo/huifang.db"
     with sqlite3.connect(db) as conn:
         auto = conn.execute("SELECT count(*) FROM evaluations WHERE source = 'auto'").fetchone()

@@ -78,6 +78,8 @@ no_input_s = 2
 http = "127.0.0.1:{free_tcp_port()}"
 recordings_dir = "{tmp_path / 'recordings'}"
 {extra}
+[console]
+bind = "127.0.0.1:{free_tcp_port()}"
 [recognition]
 model = "{MODEL}"
 workers = 1
@@ -289,6 +291,11 @@ def test_health_and_metrics_endpoint(tmp_path: Path) -> None:
             text = r.read().decode()
         assert "huifang_calls_in_progress 0.0" in text
         assert "huifang_channels 3.0" in text
+        # the supervisors' console is served by the same process
+        lines = cfg.read_text().splitlines()
+        console = lines[lines.index("[console]") + 1].split('"')[1]
+        with urllib.request.urlopen(f"http://{console}/login", timeout=5) as r:
+            assert r.status == 200 and "登录" in r.read().decode()
     finally:
         assert stop_run(run) == 0
     assert os.path.exists(tmp_path / "n1.log")
