@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Engine, or_, select
+from sqlalchemy import Engine, and_, or_, select
 from sqlalchemy.orm import Session
 
 from store.models import Ticket, Unit
@@ -36,7 +36,8 @@ def search_tickets(engine: Engine, q: str, default_area_code: str = "", limit: i
     if not q:
         return []
     digits = re.sub(r"\D", "", q)
-    conditions = [Ticket.ticket_no == q, Ticket.ticket_no.like(f"{_like(q)}%", escape="\\")]
+    # a number prefix as a range, so that both stores search the unique index
+    conditions = [and_(Ticket.ticket_no >= q, Ticket.ticket_no < q + "\U0010ffff")]
     if digits and len(digits) == len(re.sub(r"[\s\-+]", "", q)):
         if 4 <= len(digits) <= 6:
             conditions.append(Ticket.phone.like(f"%{digits}"))

@@ -305,6 +305,13 @@ def test_api_accepts_once_and_ignores_replays(env: Env) -> None:
     assert status == 201 and body["result"] == "updated"  # type: ignore[index]
     status, body = _api(env, "GET", "/api/v1/tickets/API-7")
     assert status == 200 and body["status"] == "reopened"  # type: ignore[index]
+    reclosed = {**EVENT, "reopened_at": "2026-11-26 10:00:00",
+                "closed_at": "2026-11-27 10:00:00"}
+    assert _api(env, "POST", "/api/v1/closures", reclosed)[0] == 201
+    status, body = _api(env, "POST", "/api/v1/closures", EVENT)  # the first one, late
+    assert status == 200 and body["result"] == "stale" and body["replay"]  # type: ignore[index]
+    status, body = _api(env, "GET", "/api/v1/tickets/API-7")
+    assert [c["seq"] for c in body["closures"]] == [1, 2]  # type: ignore[index]
     status, body = _api(env, "GET", "/api/v1/tickets/Q010/evaluations")
     assert status == 200 and body[0]["satisfaction"] in ("unsatisfied", "satisfied")  # type: ignore[index]
 

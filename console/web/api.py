@@ -72,24 +72,25 @@ def reopenings(ctx: Ctx) -> Response:
     return _event(ctx, "reopened_at")
 
 
-def ticket(ctx: Ctx, ticket_no: str) -> Response:
+def _status(ctx: Ctx, ticket_no: str) -> dict[str, Any] | Response:
+    """The ticket's state, or the response that refuses it."""
     if _token(ctx) is None:
         return _unauthorized()
     status = ticket_status(ctx.web.engine, ticket_no)
-    if status is None:
-        return problem(404, f"no ticket {ticket_no!r}", "ticket_no")
-    return json_response(status)
+    return problem(404, f"no ticket {ticket_no!r}", "ticket_no") if status is None else status
+
+
+def ticket(ctx: Ctx, ticket_no: str) -> Response:
+    status = _status(ctx, ticket_no)
+    return status if isinstance(status, Response) else json_response(status)
 
 
 def evaluations(ctx: Ctx, ticket_no: str) -> Response:
-    if _token(ctx) is None:
-        return _unauthorized()
-    status = ticket_status(ctx.web.engine, ticket_no)
-    if status is None:
-        return problem(404, f"no ticket {ticket_no!r}", "ticket_no")
+    status = _status(ctx, ticket_no)
+    if isinstance(status, Response):
+        return status
     return json_response([{"closure_seq": c["seq"], **c["evaluation"]}
-                          for c in status["closures"]  # type: ignore[attr-defined]
-                          if c["evaluation"] is not None])
+                          for c in status["closures"] if c["evaluation"] is not None])
 
 
 def openapi(ctx: Ctx) -> Response:

@@ -5,6 +5,7 @@ page), its plain `Response` written back on the reactor thread."""
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -125,6 +126,7 @@ class ConsoleWeb:
 
     def dispatch(self, route: Route, info: RequestInfo, params: dict[str, Any]) -> Response:
         """Authenticate, authorise, check CSRF, run the handler. In a worker thread."""
+        started = time.perf_counter()
         now = self.clock()
         try:
             user, csrf, token = self._session(info, now)
@@ -149,7 +151,9 @@ class ConsoleWeb:
         if token is not None and user is not None:  # sliding idle expiry in the browser
             response.cookies.append(cookie(SESSION_COOKIE, auth.sign(self.key, token),
                                            max_age=None, secure=self.secure))
-        response.headers += [("X-Content-Type-Options", "nosniff"),
+        elapsed = 1000 * (time.perf_counter() - started)
+        response.headers += [("Server-Timing", f"app;dur={elapsed:.1f}"),
+                             ("X-Content-Type-Options", "nosniff"),
                              ("X-Frame-Options", "DENY"),
                              ("Referrer-Policy", "same-origin"),
                              ("Cache-Control", "no-store")]
