@@ -16,7 +16,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from klein import Klein
-from sqlalchemy import Engine
+from sqlalchemy import Engine, exc
 from twisted.internet.threads import deferToThread
 from twisted.python.failure import Failure
 
@@ -25,7 +25,7 @@ from console.web import auth
 from console.web.http import RequestInfo, Response, cookie, parse_form, redirect, with_query
 from console.web.labels import label
 from store import accounts, review
-from store.db import StoreError
+from store.db import StoreError, describe_db_error
 from store.enums import ROLE_LABELS, Role
 from store.phones import mask_phone
 
@@ -144,10 +144,16 @@ class ConsoleWeb:
                     return ctx.page("error.html.j2", 403, title="请求已失效",
                                     message="表单令牌无效（CSRF），请返回页面刷新后重试。")
             response = route.handler(Ctx(self, info, user, csrf, now), **params)
-        except StoreError as exc:
-            log.error("%s %s: %s", info.method, info.path, exc)
-            response = Response(503, f"数据库暂时不可用 the database is unavailable: {exc}"
-                                .encode(), "text/plain; charset=utf-8")
+        except (StoreError, exc.DBAPIError) as error:
+            # the database went away (a restart, a failover, a locked SQLite file): say
+            # so; a change that was being made was not made, and the page can be retried
+            text = str(error) if isinstance(error, StoreError) else describe_db_error(
+                error, str(self.engine.url))
+            log.error("%s %s: %s", info.method, info.path, text)
+            response = Response(503, f"数据库暂时不可用，请稍后重试。the database is "
+                                f"unavailable: {text}".encode(), "text/plain; charset=utf-8",
+                                headers=[("Retry-After", "5")])
+            user, token = None, None
         if token is not None and user is not None:  # sliding idle expiry in the browser
             response.cookies.append(cookie(SESSION_COOKIE, auth.sign(self.key, token),
                                            max_age=None, secure=self.secure))
