@@ -38,7 +38,7 @@ def add_callbacks(engine: Engine) -> None:
     with engine.begin() as conn:
         conn.execute(text("""
             INSERT INTO callbacks (closure_id, ticket_id, phone, status, due_at, deadline_at,
-                                   attempts, last_outcome, created_at, updated_at)
+                                   attempts, last_outcome, review_kind, created_at, updated_at)
             SELECT c.id, c.ticket_id, t.phone,
                    CASE c.ticket_id % 20 WHEN 17 THEN 'review' ELSE 'done' END,
                    c.closed_at, c.closed_at, 1,
@@ -47,6 +47,11 @@ def add_callbacks(engine: Engine) -> None:
                              WHEN 1 THEN 'unclear' WHEN 2 THEN 'wrong_person'
                              ELSE 'announcement' END
                         ELSE 'completed' END,
+                   CASE c.ticket_id % 20
+                        WHEN 17 THEN CASE c.ticket_id % 4 WHEN 0 THEN 'unreachable'
+                             WHEN 1 THEN 'unclear' WHEN 2 THEN 'wrong_person'
+                             ELSE 'announcement' END
+                        WHEN 18 THEN 'negative' END,
                    c.closed_at, c.closed_at
             FROM closures c JOIN tickets t ON t.id = c.ticket_id
             WHERE c.ticket_id % 20 >= 17"""))
@@ -176,8 +181,7 @@ def main() -> None:
     with engine.connect() as conn:
         UNIT = conn.execute(text("SELECT name FROM units ORDER BY id LIMIT 1")).scalar_one()
         queue_size = conn.execute(text(
-            "SELECT count(*) FROM callbacks WHERE status = 'review' OR "
-            "(status = 'done' AND ticket_id % 20 = 18)")).scalar_one()
+            "SELECT count(*) FROM callbacks WHERE review_kind IS NOT NULL")).scalar_one()
     config = work / "huifang.toml"
     config.write_text("[console]\nrankings_cache_s = 600\n", encoding="utf-8")
     console = ConsoleProcess(url, work, config)

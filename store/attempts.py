@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, insert, select, update
+from sqlalchemy import Connection, Engine, insert, or_, select, update
 
 from store.callbacks import Claimed
 from store.campaign_models import CallAttempt, Callback, CallTurn
@@ -19,8 +19,10 @@ from store.enums import (
     EvaluationSource,
     EventKind,
     Resolved,
+    ReviewKind,
     Satisfaction,
     TicketStatus,
+    review_kind_of,
 )
 from store.models import Closure, Evaluation, Ticket, TicketEvent
 
@@ -143,6 +145,11 @@ def finish_attempt(engine: Engine, attempt_id: int, end: AttemptEnd, now: dateti
         else:
             status = CallbackStatus.REVIEW if end.review else CallbackStatus.DONE
             values = {}
+            kind = review_kind_of(end.outcome) if end.review else (
+                ReviewKind.NEGATIVE if end.reason_span and _negative(conn, closure_id)
+                else None)
+            if kind is not None:  # into the supervisors' queue, again if it was settled
+                values.update(review_kind=kind, reviewed_at=None, reviewed_by=None)
         if not end.counted:
             values["attempts"] = Callback.attempts - 1
         conn.execute(update(Callback).where(Callback.id == callback_id).values(
@@ -151,6 +158,14 @@ def finish_attempt(engine: Engine, attempt_id: int, end: AttemptEnd, now: dateti
         if reopen_on_negative:
             _reopen_if_negative(conn, closure_id, ticket_id, seq, attempt_id, now)
     return status
+
+
+def _negative(conn: Connection, closure_id: int) -> bool:
+    """The closure's evaluation says 未解决 or 不满意."""
+    return conn.execute(select(Evaluation.id).where(
+        Evaluation.closure_id == closure_id,
+        or_(Evaluation.resolved == Resolved.NO,
+            Evaluation.satisfaction == Satisfaction.UNSATISFIED))).first() is not None
 
 
 def _reopen_if_negative(conn: Connection, closure_id: int, ticket_id: int, seq: int,

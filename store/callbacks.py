@@ -18,7 +18,14 @@ from typing import NamedTuple
 from sqlalchemy import Connection, Engine, and_, func, insert, or_, select, text, update
 
 from store.campaign_models import CallAttempt, Callback, DoNotCall
-from store.enums import AttemptStatus, CallbackStatus, Resolved, Satisfaction, TicketStatus
+from store.enums import (
+    AttemptStatus,
+    CallbackStatus,
+    Resolved,
+    ReviewKind,
+    Satisfaction,
+    TicketStatus,
+)
 from store.models import Closure, Evaluation, Exclusion, Ticket, Unit
 
 log = logging.getLogger(__name__)
@@ -142,7 +149,8 @@ def claim(engine: Engine, node: str, now: datetime, *, limit: int, lease: timede
             if row.deadline_at < now or row.attempts >= max_attempts:
                 why = ("deadline passed without a callback" if row.deadline_at < now
                        else f"{row.attempts} attempts made")
-                _set(conn, [row.id], now, status=CallbackStatus.REVIEW, note=why)
+                _set(conn, [row.id], now, status=CallbackStatus.REVIEW, note=why,
+                     review_kind=ReviewKind.UNREACHABLE, reviewed_at=None, reviewed_by=None)
                 continue
             if row.phone in seen or len(groups) >= limit:
                 continue

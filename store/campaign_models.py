@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import Float, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from store.enums import AttemptStatus, CallbackStatus
+from store.enums import AttemptStatus, CallbackStatus, ReviewKind
 from store.models import Base, LocalDateTime, _enum
+
+IN_QUEUE_SQL = text("review_kind IS NOT NULL AND reviewed_at IS NULL")
 
 
 class Callback(Base):
@@ -32,12 +34,20 @@ class Callback(Base):
     lease_until: Mapped[datetime | None] = mapped_column(LocalDateTime)
     created_at: Mapped[datetime] = mapped_column(LocalDateTime)
     updated_at: Mapped[datetime] = mapped_column(LocalDateTime)
-    # a supervisor settled it (the review queue shows only unsettled work)
+    # why it is in the supervisors' review queue (set when it enters, kept afterwards),
+    # and who settled it; the queue is review_kind set and reviewed_at not
+    review_kind: Mapped[ReviewKind | None] = mapped_column(_enum(ReviewKind))
     reviewed_at: Mapped[datetime | None] = mapped_column(LocalDateTime)
     reviewed_by: Mapped[str | None] = mapped_column(String(100))
 
-    __table_args__ = (Index("ix_callbacks_status_due", "status", "due_at"),
-                      Index("ix_callbacks_reviewed", "reviewed_at", "status"))
+    __table_args__ = (
+        Index("ix_callbacks_status_due", "status", "due_at"),
+        # the queue alone, however many callbacks history holds: by age, and by kind
+        Index("ix_callbacks_queue", "updated_at", "id", sqlite_where=IN_QUEUE_SQL,
+              postgresql_where=IN_QUEUE_SQL),
+        Index("ix_callbacks_queue_kind", "review_kind", "updated_at", "id",
+              sqlite_where=IN_QUEUE_SQL, postgresql_where=IN_QUEUE_SQL),
+    )
 
 
 class CallAttempt(Base):

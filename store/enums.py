@@ -134,3 +134,35 @@ class Role(enum.StrEnum):
 
 ROLE_LABELS: dict[Role, str] = {Role.ADMIN: "管理员", Role.SUPERVISOR: "质检员",
                                 Role.VIEWER: "查看者"}
+
+
+class ReviewKind(enum.StrEnum):
+    """Why a callback is in the supervisors' review queue (复核队列)."""
+
+    UNREACHABLE = "unreachable"  # 多次未接通: out of attempts, or of windows before the deadline
+    UNCLEAR = "unclear"  # 答复不清
+    NEGATIVE = "negative"  # 不满意/未解决 with a recorded reason
+    WRONG_PERSON = "wrong_person"  # 非本人
+    ANNOUNCEMENT = "announcement"  # 运营商提示音
+    INVALID_NUMBER = "invalid_number"  # 空号/号码无效
+    MEDIA_FAILURE = "media_failure"  # 通话媒体故障
+
+
+def review_kind_of(outcome: str | None) -> ReviewKind:
+    """The kind of a callback sent to review after an attempt with this outcome."""
+    try:
+        kind = ReviewKind(outcome or "")
+    except ValueError:
+        return ReviewKind.UNREACHABLE
+    return ReviewKind.UNREACHABLE if kind is ReviewKind.NEGATIVE else kind
+
+
+REVIEW_KIND_LABELS: dict[ReviewKind, str] = {
+    ReviewKind.UNREACHABLE: "多次未接通",
+    ReviewKind.UNCLEAR: "答复不清",
+    ReviewKind.NEGATIVE: "不满意/未解决（有录音原因）",
+    ReviewKind.WRONG_PERSON: "非本人",
+    ReviewKind.ANNOUNCEMENT: "运营商提示音",
+    ReviewKind.INVALID_NUMBER: "空号/号码无效",
+    ReviewKind.MEDIA_FAILURE: "通话媒体故障",
+}

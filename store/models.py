@@ -195,7 +195,7 @@ class Evaluation(Base):
     resolved: Mapped[Resolved] = mapped_column(_enum(Resolved))
     satisfaction: Mapped[Satisfaction] = mapped_column(_enum(Satisfaction))
     source: Mapped[EvaluationSource] = mapped_column(_enum(EvaluationSource))
-    evaluated_at: Mapped[datetime] = mapped_column(LocalDateTime)
+    evaluated_at: Mapped[datetime] = mapped_column(LocalDateTime, index=True)
     evaluated_by: Mapped[str | None] = mapped_column(String(100))
     note: Mapped[str | None] = mapped_column(Text)
     import_id: Mapped[int | None] = mapped_column(ForeignKey("import_batches.id"))

@@ -3,8 +3,10 @@
 The queue holds what the machine could not settle and a person has not yet settled:
 callbacks sent to review (unreachable after the last attempt, unclear answers, a wrong
 person, a carrier announcement or an invalid number, a media failure) and callbacks that
-heard 未解决 or 不满意 with a recorded reason. Each item has a kind, computed in SQL so
-that the queue can be filtered and counted by it.
+heard 未解决 or 不满意 with a recorded reason. The campaign sets a callback's
+`review_kind` when it goes there; a supervisor's action sets `reviewed_at`. Both partial
+indexes hold the unsettled queue alone, so the queue costs the same after years of
+history.
 """
 
 from __future__ import annotations
@@ -14,49 +16,22 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import (
-    ColumnElement,
     Connection,
     Engine,
-    Select,
     and_,
-    case,
-    exists,
     func,
-    literal,
     or_,
     select,
 )
 from sqlalchemy.orm import Session
 
 from store.campaign_models import CallAttempt, Callback, CallTurn
-from store.enums import CallbackStatus, Resolved, Satisfaction
+from store.enums import REVIEW_KIND_LABELS
 from store.models import Closure, Evaluation, Exclusion, Ticket, Unit
 
-KIND_LABELS = {
-    "unreachable": "多次未接通",
-    "unclear": "答复不清",
-    "negative": "不满意/未解决（有录音原因）",
-    "wrong_person": "非本人",
-    "announcement": "运营商提示音",
-    "invalid_number": "空号/号码无效",
-    "media_failure": "通话媒体故障",
-}
-
-_with_reason = exists().where(CallAttempt.callback_id == Callback.id,
-                              CallAttempt.reason_from_s.is_not(None))
-_negative = or_(Evaluation.resolved == Resolved.NO,
-                Evaluation.satisfaction == Satisfaction.UNSATISFIED)
-item_kind: ColumnElement[str] = case(
-    (Callback.status == CallbackStatus.DONE, literal("negative")),
-    (Callback.last_outcome == "unclear", literal("unclear")),
-    (Callback.last_outcome == "wrong_person", literal("wrong_person")),
-    (Callback.last_outcome == "announcement", literal("announcement")),
-    (Callback.last_outcome == "invalid_number", literal("invalid_number")),
-    (Callback.last_outcome == "media_failure", literal("media_failure")),
-    else_=literal("unreachable"))
-IN_QUEUE = and_(Callback.reviewed_at.is_(None), or_(
-    Callback.status == CallbackStatus.REVIEW,
-    and_(Callback.status == CallbackStatus.DONE, _negative, _with_reason)))
+KIND_LABELS = {str(kind): label for kind, label in REVIEW_KIND_LABELS.items()}
+# what the partial indexes ix_callbacks_queue and ix_callbacks_queue_kind hold
+IN_QUEUE = and_(Callback.review_kind.is_not(None), Callback.reviewed_at.is_(None))
 
 
 @dataclass(frozen=True)
@@ -93,7 +68,7 @@ class Queue:
     by_kind: dict[str, int] = field(default_factory=dict)  # the filter but its kind
 
 
-def _filtered(query: Select[Any], f: QueueFilter, *, with_kind: bool) -> Select[Any]:
+def _filtered(query: Any, f: QueueFilter, *, with_kind: bool) -> Any:
     if f.unit_id is not None:
         query = query.where(Ticket.unit_id == f.unit_id)
     if f.since is not None:
@@ -107,35 +82,41 @@ def _filtered(query: Select[Any], f: QueueFilter, *, with_kind: bool) -> Select[
         escaped = f.category.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         query = query.where(Ticket.category.like(f"{escaped}%", escape="\\"))
     if with_kind and f.kind:
-        query = query.where(item_kind == f.kind)
+        query = query.where(Callback.review_kind == f.kind)
     return query
 
 
-def _base(*columns: Any) -> Select[Any]:
-    return (select(*columns).select_from(Callback)
-            .join(Ticket, Ticket.id == Callback.ticket_id)
-            .join(Closure, Closure.id == Callback.closure_id)
-            .outerjoin(Evaluation, Evaluation.closure_id == Callback.closure_id)
-            .where(IN_QUEUE))
+def _needs_ticket(f: QueueFilter) -> bool:
+    return f.unit_id is not None or bool(f.category)
 
 
 def queue(engine: Engine, f: QueueFilter, *, limit: int = 50, offset: int = 0) -> Queue:
     """Oldest first: the work that has waited longest comes first."""
-    columns = (Callback.id, item_kind.label("kind"), Ticket.ticket_no, Unit.name, Ticket.category,
-               Ticket.summary, Ticket.phone, Closure.closed_at, Callback.attempts,
-               Callback.last_outcome, Callback.updated_at, Evaluation.resolved,
-               Evaluation.satisfaction)
-    listing = _filtered(_base(*columns).join(Unit, Unit.id == Ticket.unit_id), f,
-                        with_kind=True)
-    kind = item_kind.label("kind")
-    counting = _filtered(_base(kind, func.count()), f, with_kind=False).group_by(kind)
+    page = _filtered(select(Callback.id).where(IN_QUEUE), f, with_kind=True)
+    if _needs_ticket(f):
+        page = page.join(Ticket, Ticket.id == Callback.ticket_id)
+    page_ids = page.order_by(Callback.updated_at, Callback.id).limit(limit).offset(offset)
+    listing = (select(Callback.id, Callback.review_kind, Ticket.ticket_no, Unit.name,
+                      Ticket.category, Ticket.summary, Ticket.phone, Closure.closed_at,
+                      Callback.attempts, Callback.last_outcome, Callback.updated_at,
+                      Evaluation.resolved, Evaluation.satisfaction)
+               .join(Ticket, Ticket.id == Callback.ticket_id)
+               .join(Unit, Unit.id == Ticket.unit_id)
+               .join(Closure, Closure.id == Callback.closure_id)
+               .outerjoin(Evaluation, Evaluation.closure_id == Callback.closure_id)
+               .where(Callback.id.in_(page_ids.scalar_subquery()))
+               .order_by(Callback.updated_at, Callback.id))
+    counting = _filtered(select(Callback.review_kind, func.count()).where(IN_QUEUE), f,
+                         with_kind=False)
+    if _needs_ticket(f):
+        counting = counting.join(Ticket, Ticket.id == Callback.ticket_id)
+    counting = counting.group_by(Callback.review_kind)
     with engine.connect() as conn:
-        rows = conn.execute(listing.order_by(Callback.updated_at, Callback.id)
-                            .limit(limit).offset(offset)).all()
+        rows = conn.execute(listing).all() if limit else []
         by_kind = {str(k): int(n) for k, n in conn.execute(counting).all()}
     total = by_kind.get(f.kind, 0) if f.kind else sum(by_kind.values())
-    items = [QueueItem(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10],
-                       None if r[11] is None else str(r[11]),
+    items = [QueueItem(r[0], str(r[1]), r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9],
+                       r[10], None if r[11] is None else str(r[11]),
                        None if r[12] is None else str(r[12])) for r in rows]
     return Queue(items, total, by_kind)
 
@@ -147,14 +128,14 @@ def neighbours(engine: Engine, f: QueueFilter, callback_id: int) -> tuple[int | 
                             ).scalar_one_or_none()
         if here is None:
             return None, None
-        key = (Callback.updated_at, Callback.id)
-        base = _filtered(_base(Callback.id), f, with_kind=True)
-        before = conn.execute(base.where(or_(key[0] < here, and_(key[0] == here,
-                                                                  key[1] < callback_id)))
-                              .order_by(key[0].desc(), key[1].desc()).limit(1)).scalar()
-        after = conn.execute(base.where(or_(key[0] > here, and_(key[0] == here,
-                                                                 key[1] > callback_id)))
-                             .order_by(*key).limit(1)).scalar()
+        base = _filtered(select(Callback.id).where(IN_QUEUE), f, with_kind=True)
+        if _needs_ticket(f):
+            base = base.join(Ticket, Ticket.id == Callback.ticket_id)
+        at, cid = Callback.updated_at, Callback.id
+        before = conn.execute(base.where(or_(at < here, and_(at == here, cid < callback_id)))
+                              .order_by(at.desc(), cid.desc()).limit(1)).scalar()
+        after = conn.execute(base.where(or_(at > here, and_(at == here, cid > callback_id)))
+                             .order_by(at, cid).limit(1)).scalar()
     return before, after
 
 
@@ -224,8 +205,7 @@ def _attempts(conn: Connection, callback_id: int) -> list[Attempt]:
 def call_detail(engine: Engine, callback_id: int) -> CallDetail | None:
     with Session(engine) as session:
         row = session.execute(
-            select(Callback, Ticket, Unit.name, Closure, (IN_QUEUE).label("q"),
-                   item_kind.label("kind"))
+            select(Callback, Ticket, Unit.name, Closure, (IN_QUEUE).label("q"))
             .join(Ticket, Ticket.id == Callback.ticket_id)
             .join(Unit, Unit.id == Ticket.unit_id)
             .join(Closure, Closure.id == Callback.closure_id)
@@ -233,7 +213,7 @@ def call_detail(engine: Engine, callback_id: int) -> CallDetail | None:
             .where(Callback.id == callback_id)).first()
         if row is None:
             return None
-        cb, t, unit, closure, in_queue, kind = row
+        cb, t, unit, closure, in_queue = row
         ev = session.execute(select(Evaluation).where(
             Evaluation.closure_id == cb.closure_id)).scalar_one_or_none()
         excluded = session.execute(select(Exclusion.reason).where(
@@ -249,7 +229,8 @@ def call_detail(engine: Engine, callback_id: int) -> CallDetail | None:
         "resolved": str(ev.resolved), "satisfaction": str(ev.satisfaction),
         "source": str(ev.source), "evaluated_by": ev.evaluated_by,
         "evaluated_at": ev.evaluated_at, "note": ev.note}
-    return CallDetail(cb.id, str(cb.status), kind if in_queue else None, bool(in_queue),
+    return CallDetail(cb.id, str(cb.status), str(cb.review_kind) if in_queue else None,
+                      bool(in_queue),
                       cb.reviewed_by, cb.reviewed_at, cb.due_at, cb.deadline_at, cb.attempts,
                       cb.note, ticket, evaluation, excluded, attempts)
 

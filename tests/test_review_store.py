@@ -252,3 +252,33 @@ def test_search_by_number_phone_and_words(engine: Engine, seeded: Seeded) -> Non
 def test_dates_in_the_filter_are_whole_days(engine: Engine, seeded: Seeded) -> None:
     f = review.QueueFilter(since=date(2026, 11, 28), until=date(2026, 11, 28))
     assert review.queue(engine, f).total == 3
+
+
+def test_a_scheduled_call_that_fails_again_comes_back(engine: Engine, seeded: Seeded) -> None:
+    from store.attempts import AttemptEnd, finish_attempt, start_attempts
+    from store.callbacks import Claimed
+
+    corrections.schedule_call(engine, seeded.unreachable, NOW + timedelta(days=1), WHO)
+    assert review.queue(engine, review.QueueFilter(kind="unreachable")).total == 0
+    with engine.connect() as conn:
+        cb = conn.execute(select(Callback).where(Callback.id == seeded.unreachable)).one()
+    claimed = Claimed(cb.id, cb.closure_id, cb.ticket_id, cb.phone, cb.attempts, cb.due_at,
+                      cb.deadline_at)
+    (attempt,) = start_attempts(engine, [claimed], "again", "test", NOW + timedelta(days=1))
+    finish_attempt(engine, attempt, AttemptEnd("busy", 486, "Busy Here", review=True),
+                   NOW + timedelta(days=1))
+    q = review.queue(engine, review.QueueFilter(kind="unreachable"))
+    assert [i.callback_id for i in q.items] == [seeded.unreachable]
+    assert q.items[0].last_outcome == "busy"
+
+
+def test_a_positive_call_never_enters_the_queue(engine: Engine, seeded: Seeded) -> None:
+    with engine.connect() as conn:
+        kinds = dict(conn.execute(select(Callback.id, Callback.review_kind)).all())
+    assert kinds[seeded.negative] == "negative" and kinds[seeded.unclear] == "unclear"
+    corrections.correct_answer(engine, seeded.negative, Resolved.YES, Satisfaction.SATISFIED,
+                               WHO)
+    with engine.connect() as conn:
+        kept = conn.execute(select(Callback.review_kind, Callback.reviewed_by)
+                            .where(Callback.id == seeded.negative)).one()
+    assert tuple(kept) == ("negative", "zhijian")  # why it was there stays on record

@@ -5,6 +5,7 @@ page), its plain `Response` written back on the reactor thread."""
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -92,6 +93,9 @@ class ConsoleWeb:
         self.templates.filters["label"] = label
         self.templates.filters["dt"] = lambda v, f="%Y-%m-%d %H:%M": v.strftime(f) if v else ""
         self.cache: dict[Any, tuple[datetime, Any]] = {}
+        self._lock = threading.Lock()
+        self._refreshing: set[Any] = set()
+        self._generation = 0
         self.klein = Klein()
         for route in routes:
             self._add(route)
@@ -194,15 +198,49 @@ class ConsoleWeb:
         return cookie(SESSION_COOKIE, "", max_age=0, secure=self.secure)
 
     def cached(self, key: Any, compute: Callable[[], Any]) -> tuple[Any, datetime]:
-        """A value computed at most `rankings_cache_s` ago, and when it was computed."""
-        now = self.clock()
-        hit = self.cache.get(key)
+        """A value and when it was computed. Younger than `rankings_cache_s`: as it is;
+        older: as it is, while a worker thread computes it anew; never computed (or
+        invalidated by `changed`): computed now."""
         ttl = timedelta(seconds=self.settings.console.rankings_cache_s)
-        if hit is not None and now - hit[0] < ttl:
+        with self._lock:
+            hit = self.cache.get(key)
+        if hit is not None:
+            if self.clock() - hit[0] >= ttl:
+                self._refresh(key, compute)
             return hit[1], hit[0]
+        return self._compute(key, compute)
+
+    def _compute(self, key: Any, compute: Callable[[], Any]) -> tuple[Any, datetime]:
+        with self._lock:
+            generation = self._generation
+        at = self.clock()
         value = compute()
-        self.cache[key] = (now, value)
-        return value, now
+        with self._lock:
+            if generation == self._generation:  # no change was made meanwhile
+                self.cache[key] = (at, value)
+        return value, at
+
+    def _refresh(self, key: Any, compute: Callable[[], Any]) -> None:
+        with self._lock:
+            if key in self._refreshing:
+                return
+            self._refreshing.add(key)
+
+        def work() -> None:
+            try:
+                self._compute(key, compute)
+            except Exception:  # the stale value stays; the next request tries again
+                log.exception("refreshing %s failed", key)
+            finally:
+                with self._lock:
+                    self._refreshing.discard(key)
+
+        threading.Thread(target=work, name=f"refresh {key}", daemon=True).start()
+
+    def warm(self, *work: tuple[Any, Callable[[], Any]]) -> None:
+        """Compute these in the background now, so that the first visitor does not wait."""
+        for key, compute in work:
+            self._refresh(key, compute)
 
     def units(self) -> list[tuple[int, str]]:
         return list(self.cached("units", lambda: review.unit_choices(self.engine))[0])
@@ -212,7 +250,9 @@ class ConsoleWeb:
 
     def changed(self) -> None:
         """Something a report counts was changed here: cached rankings are stale."""
-        self.cache.clear()
+        with self._lock:
+            self._generation += 1
+            self.cache.clear()
 
 
 def _info(request: Any) -> RequestInfo:

@@ -8,12 +8,13 @@ import io
 import json
 import tempfile
 import threading
+from collections.abc import Callable
 from datetime import datetime, time, timedelta
 from pathlib import Path
 
 from sqlalchemy import func, select
 
-from console.web.app import Ctx
+from console.web.app import ConsoleWeb, Ctx
 from console.web.http import Response, redirect, with_query
 from scoring.periods import Period, PeriodError, parse_period
 from scoring.report import Report, build_report
@@ -88,11 +89,18 @@ def _period(ctx: Ctx) -> Period:
         return parse_period(f"{ctx.now:%Y-%m}")
 
 
-def report_of(ctx: Ctx, period: Period) -> tuple[Report, datetime]:
-    rules = ScoringRules(**ctx.web.settings.scoring.model_dump())
-    report, at = ctx.web.cached(("report", period.label), lambda: build_report(
-        ctx.web.engine, period, rules=rules, now=ctx.now))
-    return report, at
+def report_of(ctx: Ctx, period: Period, *, full: bool = False) -> tuple[Report, datetime]:
+    """The period's report; `full` with the trends the downloads chart (the page shows
+    none, and they are six of the report's eight period queries)."""
+    return ctx.web.cached(*report_job(ctx.web, period, full))
+
+
+def report_job(web: ConsoleWeb, period: Period, full: bool = False
+               ) -> tuple[tuple[str, str], Callable[[], Report]]:
+    rules = ScoringRules(**web.settings.scoring.model_dump())
+    return (("report-full" if full else "report", period.label),
+            lambda: build_report(web.engine, period, rules=rules, now=web.clock(),
+                                 with_trends=full))
 
 
 def _recent_months(now: datetime, count: int = 12) -> list[str]:
@@ -126,7 +134,7 @@ def download(kind: str) -> object:
     def handler(ctx: Ctx) -> Response:
         from console.reportcmd import write_outputs  # noqa: PLC0415
 
-        report, _ = report_of(ctx, _period(ctx))
+        report, _ = report_of(ctx, _period(ctx), full=True)
         with tempfile.TemporaryDirectory() as tmp, _charts:
             path = Path(tmp) / f"report-{report.period.label}.{kind}"
             write_outputs(report, (path,))

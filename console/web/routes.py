@@ -12,6 +12,7 @@ from twisted.web.server import Site
 from console.config import Settings
 from console.web import api, login, pages, review
 from console.web.app import ConsoleWeb, Handler, Route
+from scoring.periods import parse_period
 from store.enums import Role
 
 V, S, A = Role.VIEWER, Role.SUPERVISOR, Role.ADMIN
@@ -58,6 +59,8 @@ ROUTES = [
 def console_site(engine: Engine, settings: Settings, clock: Callable[[], datetime]
                  ) -> tuple[ConsoleWeb, Any]:
     web = ConsoleWeb(engine, settings, clock, ROUTES)
+    this_month = parse_period(f"{clock():%Y-%m}")
+    web.warm(pages.report_job(web, this_month), pages.report_job(web, this_month.previous()))
     site = Site(web.resource())
     site.displayTracebacks = False
     return web, site

@@ -1,5 +1,6 @@
 """The supervisors' console: users and sessions, API tokens, the audit log, the signing
-key, and the review marks on callbacks.
+key, the review queue's marks on callbacks (why a callback is there, who settled it),
+and an index for the evaluations of a day.
 
 Revision ID: 0004
 Revises: 0003
@@ -15,6 +16,7 @@ revision = "0004"
 down_revision = "0003"
 branch_labels = None
 depends_on = None
+IN_QUEUE = "review_kind IS NOT NULL AND reviewed_at IS NULL"
 
 
 def upgrade() -> None:
@@ -92,16 +94,36 @@ def upgrade() -> None:
     for column in ("action", "actor", "at", "ticket_id"):
         op.create_index(op.f(f"ix_audit_log_{column}"), "audit_log", [column], unique=False)
     with op.batch_alter_table("callbacks") as batch:
+        batch.add_column(sa.Column("review_kind", sa.Enum(
+            "unreachable", "unclear", "negative", "wrong_person", "announcement",
+            "invalid_number", "media_failure", name="reviewkind", native_enum=False,
+            create_constraint=False, length=24), nullable=True))
         batch.add_column(sa.Column("reviewed_at", sa.DateTime(), nullable=True))
         batch.add_column(sa.Column("reviewed_by", sa.String(length=100), nullable=True))
-        batch.create_index("ix_callbacks_reviewed", ["reviewed_at", "status"], unique=False)
+    # callbacks already sent to review by the campaign come into the queue
+    op.execute("""
+        UPDATE callbacks SET review_kind = CASE
+            WHEN last_outcome IN ('unclear', 'wrong_person', 'announcement',
+                                  'invalid_number', 'media_failure') THEN last_outcome
+            ELSE 'unreachable' END
+        WHERE status = 'review'""")
+    op.create_index("ix_callbacks_queue", "callbacks", ["updated_at", "id"], unique=False,
+                    sqlite_where=sa.text(IN_QUEUE), postgresql_where=sa.text(IN_QUEUE))
+    op.create_index("ix_callbacks_queue_kind", "callbacks",
+                    ["review_kind", "updated_at", "id"], unique=False,
+                    sqlite_where=sa.text(IN_QUEUE), postgresql_where=sa.text(IN_QUEUE))
+    op.create_index(op.f("ix_evaluations_evaluated_at"), "evaluations", ["evaluated_at"],
+                    unique=False)
 
 
 def downgrade() -> None:
+    op.drop_index(op.f("ix_evaluations_evaluated_at"), table_name="evaluations")
+    op.drop_index("ix_callbacks_queue_kind", table_name="callbacks")
+    op.drop_index("ix_callbacks_queue", table_name="callbacks")
     with op.batch_alter_table("callbacks") as batch:
-        batch.drop_index("ix_callbacks_reviewed")
         batch.drop_column("reviewed_by")
         batch.drop_column("reviewed_at")
+        batch.drop_column("review_kind")
     for column in ("action", "actor", "at", "ticket_id"):
         op.drop_index(op.f(f"ix_audit_log_{column}"), table_name="audit_log")
     op.drop_table("audit_log")
