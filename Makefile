@@ -41,6 +41,7 @@ bench: system-deps venv
 	$(BIN)/python -m bench.asr_bench
 	$(BIN)/python -m bench.calls_bench
 	$(BIN)/python -m bench.campaign_bench
+	$(BIN)/python -m bench.console_bench
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
