@@ -80,12 +80,18 @@ def _check(who: Who) -> None:
         raise audit.ReasonRequired("a reason is required")
 
 
+def _not_in_a_call(cb: Any) -> None:
+    if cb.status == CallbackStatus.CLAIMED:
+        raise CorrectionError("a call for this callback is in progress; wait for it to end")
+
+
 def correct_answer(engine: Engine, callback_id: int, resolved: Resolved,
                    satisfaction: Satisfaction, who: Who) -> None:
     """Set both answers of the callback's closure as a supervisor heard them."""
     _check(who)
     with engine.begin() as conn:
         cb = _callback(conn, callback_id)
+        _not_in_a_call(cb)
         ticket_no, seq = cb.ticket_no, cb.seq
         before = _evaluation(conn, cb.closure_id)
         after = {"resolved": str(resolved), "satisfaction": str(satisfaction),
@@ -116,6 +122,7 @@ def confirm_answer(engine: Engine, callback_id: int, who: Who) -> None:
     _check(who)
     with engine.begin() as conn:
         cb = _callback(conn, callback_id)
+        _not_in_a_call(cb)
         ticket_no = cb.ticket_no
         current = _evaluation(conn, cb.closure_id)
         if current is None or current["resolved"] == Resolved.UNKNOWN \

@@ -282,3 +282,17 @@ def test_a_positive_call_never_enters_the_queue(engine: Engine, seeded: Seeded) 
         kept = conn.execute(select(Callback.review_kind, Callback.reviewed_by)
                             .where(Callback.id == seeded.negative)).one()
     assert tuple(kept) == ("negative", "zhijian")  # why it was there stays on record
+
+
+def test_no_correction_while_a_call_is_in_progress(engine: Engine, seeded: Seeded) -> None:
+    from sqlalchemy import update
+
+    with engine.begin() as conn:
+        conn.execute(update(Callback).where(Callback.id == seeded.negative)
+                     .values(status=CallbackStatus.CLAIMED))
+    for change in (lambda: corrections.correct_answer(engine, seeded.negative, Resolved.YES,
+                                                      Satisfaction.SATISFIED, WHO),
+                   lambda: corrections.confirm_answer(engine, seeded.negative, WHO)):
+        with pytest.raises(corrections.CorrectionError, match="in progress"):
+            change()
+    assert audit_count(engine) == 0
