@@ -85,6 +85,7 @@ def test_pages_without_a_session_go_to_login(env: Env) -> None:
     for path in PAGES:
         reply = anonymous.get(path)
         assert reply.status == 303 and reply.headers["location"].startswith("/login"), path
+        assert reply.headers["x-frame-options"] == "DENY"  # every answer has the headers
     reply = anonymous.request("POST", f"/calls/{env.seeded.negative}/correct",
                               form={"resolved": "yes", "satisfaction": "satisfied",
                                     "reason": "x"})

@@ -131,23 +131,8 @@ class ConsoleWeb:
     def dispatch(self, route: Route, info: RequestInfo, params: dict[str, Any]) -> Response:
         """Authenticate, authorise, check CSRF, run the handler. In a worker thread."""
         started = time.perf_counter()
-        now = self.clock()
         try:
-            user, csrf, token = self._session(info, now)
-            if route.role is not None:
-                if user is None:
-                    if info.method == "GET":
-                        return redirect(with_query("/login", next=info.path))
-                    return redirect("/login")
-                if RANK[user.role] < RANK[route.role]:
-                    ctx = Ctx(self, info, user, csrf, now)
-                    return ctx.page("error.html.j2", 403, title="无权限",
-                                    message="您的角色无权进行此操作。")
-                if info.method == "POST" and not auth.same(info.field("csrf"), csrf):
-                    ctx = Ctx(self, info, user, csrf, now)
-                    return ctx.page("error.html.j2", 403, title="请求已失效",
-                                    message="表单令牌无效（CSRF），请返回页面刷新后重试。")
-            response = route.handler(Ctx(self, info, user, csrf, now), **params)
+            response = self._gated(route, info, params, self.clock())
         except (StoreError, exc.DBAPIError) as error:
             # the database went away (a restart, a failover, a locked SQLite file): say
             # so; a change that was being made was not made, and the page can be retried
@@ -157,10 +142,6 @@ class ConsoleWeb:
             response = Response(503, f"数据库暂时不可用，请稍后重试。the database is "
                                 f"unavailable: {text}".encode(), "text/plain; charset=utf-8",
                                 headers=[("Retry-After", "5")])
-            user, token = None, None
-        if token is not None and user is not None:  # sliding idle expiry in the browser
-            response.cookies.append(cookie(SESSION_COOKIE, auth.sign(self.key, token),
-                                           max_age=None, secure=self.secure))
         elapsed = 1000 * (time.perf_counter() - started)
         response.headers += [("Server-Timing", f"app;dur={elapsed:.1f}"),
                              ("X-Content-Type-Options", "nosniff"),
@@ -169,19 +150,36 @@ class ConsoleWeb:
                              ("Cache-Control", "no-store")]
         return response
 
+    def _gated(self, route: Route, info: RequestInfo, params: dict[str, Any],
+               now: datetime) -> Response:
+        user, csrf = self._session(info, now)
+        ctx = Ctx(self, info, user, csrf, now)
+        if route.role is None:
+            return route.handler(ctx, **params)
+        if user is None:
+            return redirect(with_query("/login", next=info.path) if info.method == "GET"
+                            else "/login")
+        if RANK[user.role] < RANK[route.role]:
+            return ctx.page("error.html.j2", 403, title="无权限",
+                            message="您的角色无权进行此操作。")
+        if info.method == "POST" and not auth.same(info.field("csrf"), csrf):
+            return ctx.page("error.html.j2", 403, title="请求已失效",
+                            message="表单令牌无效（CSRF），请返回页面刷新后重试。")
+        return route.handler(ctx, **params)
+
     @property
     def secure(self) -> bool:
         return self.settings.console.secure_cookies
 
-    def _session(self, info: RequestInfo, now: datetime
-                 ) -> tuple[accounts.Account | None, str, str | None]:
+    def _session(self, info: RequestInfo, now: datetime) -> tuple[accounts.Account | None, str]:
+        """The account and CSRF token of the request's live session, if it has one."""
         token = auth.unsign(self.key, info.cookies.get(SESSION_COOKIE))
         if token is None:
-            return None, "", None
+            return None, ""
         row = accounts.session(self.engine, auth.token_hash(token), now, self.idle)
         if row is None:
-            return None, "", None
-        return row.user, row.csrf, token
+            return None, ""
+        return row.user, row.csrf
 
     def open_session(self, user: accounts.Account, info: RequestInfo, now: datetime) -> str:
         """A new session for `user`; returns the Set-Cookie value."""
