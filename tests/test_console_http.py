@@ -219,7 +219,21 @@ def test_recording_is_served_to_supervisors(env: Env) -> None:
     wav = supervisor.get(path)
     assert wav.status == 200 and wav.headers["content-type"] == "audio/wav"
     assert wav.body == env.seeded.recording.read_bytes()
+    assert wav.headers["accept-ranges"] == "bytes"
+    part = supervisor.request("GET", path, headers={"Range": "bytes=44-1043"})
+    assert part.status == 206 and part.body == wav.body[44:1044]
+    assert part.headers["content-range"] == f"bytes 44-1043/{len(wav.body)}"
     assert supervisor.get("/recordings/99999").status == 404
+
+
+@pytest.mark.parametrize(("header", "expected"), [
+    ("bytes=0-99", (0, 99)), ("bytes=100-", (100, 999)), ("bytes=-10", (990, 999)),
+    ("bytes=900-5000", (900, 999)), ("bytes=5-2", None), ("items=0-1", None), ("", None),
+    ("bytes=abc", None), ("bytes=0-1,5-6", (0, 1))])
+def test_byte_ranges(header: str, expected: tuple[int, int] | None) -> None:
+    from console.web.review import byte_range
+
+    assert byte_range(header, 1000) == expected
 
 
 def test_actions_without_a_reason_change_nothing(env: Env) -> None:

@@ -140,5 +140,26 @@ def recording(ctx: Ctx, attempt_id: int) -> Response:
                     attempt_id, file, root)
         return Response(404, "录音文件不存在 recording missing".encode(),
                         "text/plain; charset=utf-8")
-    return Response(200, file.read_bytes(), "audio/wav",
-                    headers=[("Content-Disposition", f'inline; filename="{file.name}"')])
+    data = file.read_bytes()
+    headers = [("Content-Disposition", f'inline; filename="{file.name}"'),
+               ("Accept-Ranges", "bytes")]
+    wanted = byte_range(ctx.info.headers.get("range", ""), len(data))
+    if wanted is None:
+        return Response(200, data, "audio/wav", headers=headers)
+    start, end = wanted  # the player seeks (to the reason) by asking for a part
+    return Response(206, data[start:end + 1], "audio/wav", headers=[
+        *headers, ("Content-Range", f"bytes {start}-{end}/{len(data)}")])
+
+
+def byte_range(header: str, size: int) -> tuple[int, int] | None:
+    """The first range of a `Range: bytes=a-b` header, clipped to the file; None for
+    anything else (then the whole file is sent)."""
+    unit, _, spec = header.partition("=")
+    first, _, last = spec.split(",")[0].strip().partition("-")
+    if unit.strip() != "bytes" or not (first.isdigit() or last.isdigit()) or size == 0:
+        return None
+    if not first:  # the last N bytes
+        return max(0, size - int(last)), size - 1
+    start = int(first)
+    end = min(int(last), size - 1) if last.isdigit() else size - 1
+    return (start, end) if start <= end else None
