@@ -134,9 +134,11 @@ def demo_command(app: App, directory: Path, tickets: int, callbacks: int, channe
     def results(summary: str, console: Any) -> None:
         out.print(outcome_table(engine, citizens))
         out.print(f"指标 metrics: {summary}", highlight=False)
-        period = parse_period(f"{now.year}-{now.month:02d}")
-        out.print(f"7. 排名 ranking of {period.label} (智能回访 counted at once)",
-                  highlight=False)
+        # the last 30 days: the generated history and the demo's own callbacks, whatever
+        # the day of the month (early in a month, the month alone holds nearly nothing)
+        period = parse_period(f"{(now - timedelta(days=29)).date()}..{now.date()}")
+        out.print(f"7. 排名 ranking of the last 30 days, {period.label} (智能回访 counted at "
+                  "once)", highlight=False)
         ranking = build_report(engine, period, rules=rules_of(app), now=now)
         print_ranking(out, ranking)
         reports = directory / "reports"
@@ -149,6 +151,8 @@ def demo_command(app: App, directory: Path, tickets: int, callbacks: int, channe
             host = console.getHost()
             out.print(f"8. 回访质检台 the supervisors' console: http://{host.host}:{host.port}/"
                       + ("  (Ctrl-C 退出 to stop)" if serve else ""), highlight=False)
+            out.print(f"   this ranking there: http://{host.host}:{host.port}/rankings?period="
+                      f"{period.label}", highlight=False)
             logins = "  ".join(f"{name} / {DEMO_PASSWORD} ({label})"
                                for name, _role, label in DEMO_USERS)
             out.print(f"   demo login 演示账号: {logins}", highlight=False)
