@@ -307,6 +307,8 @@ def _api(env: Env, method: str, path: str, payload: object = None, token: str | 
     body = payload if isinstance(payload, bytes) else (
         None if payload is None else json.dumps(payload, ensure_ascii=False).encode())
     reply = c.request(method, path, body=body, headers=headers)
+    if not reply.headers["content-type"].startswith("application/json"):
+        return reply.status, reply.text
     return reply.status, reply.json()
 
 
@@ -358,6 +360,8 @@ def test_api_needs_a_token_and_json(env: Env) -> None:
     assert status == 415
     status, body = _api(env, "GET", "/api/v1/tickets/NOPE")
     assert status == 404 and body["field"] == "ticket_no"  # type: ignore[index]
+    status, _ = _api(env, "POST", "/api/v1/closures", b"{" + b" " * (2 << 20) + b"}")
+    assert status == 413
     status, doc = _api(env, "GET", "/api/openapi.json")
     assert status == 200 and doc["openapi"].startswith("3.1")  # type: ignore[index]
 

@@ -132,7 +132,11 @@ class ConsoleWeb:
         """Authenticate, authorise, check CSRF, run the handler. In a worker thread."""
         started = time.perf_counter()
         try:
-            response = self._gated(route, info, params, self.clock())
+            if len(info.body) > MAX_BODY:
+                response = Response(413, f"请求过大 the body is over {MAX_BODY} bytes".encode(),
+                                    "text/plain; charset=utf-8")
+            else:
+                response = self._gated(route, info, params, self.clock())
         except (StoreError, exc.DBAPIError) as error:
             # the database went away (a restart, a failover, a locked SQLite file): say
             # so; a change that was being made was not made, and the page can be retried
@@ -268,9 +272,10 @@ def _info(request: Any) -> RequestInfo:
     peer = request.getClientAddress()
     return RequestInfo(
         method=request.method.decode(), path=request.path.decode("utf-8", "replace"),
-        query=query, form=parse_form(headers.get("content-type", ""), body[:MAX_BODY]),
+        query=query, form=parse_form(headers.get("content-type", ""), body)
+        if len(body) <= MAX_BODY else {},
         headers=headers, cookies=cookies, address=getattr(peer, "host", "") or "",
-        body=body[:MAX_BODY])
+        body=body)  # one byte over MAX_BODY at most: dispatch refuses it
 
 
 def _write(response: Response, request: Any) -> bytes:
