@@ -19,7 +19,9 @@ INTENTS = {
     "call_later": "稍后再打", "repeat": "要求重复", "not_sure": "说不好", "unclear": "不清楚",
 }
 SOURCES = {"speech": "语音", "keys": "按键", "speech, same breath": "语音（一并回答）",
-           "none": "无", "auto": "智能回访", "agent": "人工回访", "supervisor": "质检修正"}
+           "none": "无", "auto": "智能回访", "agent": "人工回访", "supervisor": "质检修正",
+           # what was heard during a question, taken as the answer or not
+           "heard:speech": "语音（听到）", "heard:key": "按键（按下）"}
 TICKET_STATUSES = {"received": "已受理", "dispatched": "已派单", "signed": "已签收",
                    "closed": "已办结", "reopened": "退回重办"}
 ACTIONS = {
