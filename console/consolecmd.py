@@ -103,22 +103,23 @@ def user_passwd(app: App, username: str, password: str | None) -> None:
 @pass_app
 def user_disable(app: App, username: str) -> None:
     """The account can no longer log in; its sessions end at once."""
-    try:
-        accounts.set_disabled(app.engine(), username, True, _actor(), local_now())
-    except accounts.AccountError as exc:
-        fail(str(exc))
-    out.print(f"已停用 disabled {username}", highlight=False)
+    _set_disabled(app, username, True)
 
 
 @user.command("enable")
 @click.argument("username")
 @pass_app
 def user_enable(app: App, username: str) -> None:
+    _set_disabled(app, username, False)
+
+
+def _set_disabled(app: App, username: str, disabled: bool) -> None:
     try:
-        accounts.set_disabled(app.engine(), username, False, _actor(), local_now())
+        accounts.set_disabled(app.engine(), username, disabled, _actor(), local_now())
     except accounts.AccountError as exc:
         fail(str(exc))
-    out.print(f"已启用 enabled {username}", highlight=False)
+    out.print(f"已停用 disabled {username}" if disabled else f"已启用 enabled {username}",
+              highlight=False)
 
 
 @user.command("list")

@@ -40,6 +40,7 @@ from store.importing.runner import ImportOptions, run_import
 from store.models import Closure, Ticket
 from tests.campaign_support import wait_until
 from tests.files import TICKET_HEADER, ticket, write_csv
+from tests.pgserver import free_port
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 CLIP = SHARED / "speech" / "real" / "firered_BAC009S0764W0121.wav"
@@ -161,12 +162,6 @@ def huifang(*args: str, url: str, cwd: Path, password: str = "",
                             capture_output=True, text=True, timeout=120, check=False)
     assert result.returncode == 0, result.stderr + result.stdout
     return result
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class ConsoleProcess:

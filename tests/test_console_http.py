@@ -5,6 +5,9 @@ and the JSON API."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -378,3 +381,39 @@ def test_login_is_rate_limited(tmp_path: Path) -> None:
         assert locked.status == 429 and "分钟后再试" in locked.text
     finally:
         console.stop()
+
+
+def test_account_and_token_commands(env: Env) -> None:
+    def run(*args: str, password: str = "") -> str:
+        return huifang(*args, url=env.url, cwd=env.dir, password=password).stdout
+
+    run("user", "add", "linshi", "--role", "viewer", password="linshi-pass-1")
+    c = Client(env.console.port)
+    assert c.login("linshi", "linshi-pass-1").status == 303
+    assert "linshi" in run("user", "list")
+    run("user", "passwd", "linshi", password="linshi-pass-2")
+    assert c.get("/dashboard").status == 303  # the old session ended
+    assert Client(env.console.port).login("linshi", "linshi-pass-1").status == 401
+    assert Client(env.console.port).login("linshi", "linshi-pass-2").status == 303
+    run("user", "disable", "linshi")
+    assert Client(env.console.port).login("linshi", "linshi-pass-2").status == 401
+    assert "disabled" in run("user", "list")
+    run("user", "enable", "linshi")
+    assert Client(env.console.port).login("linshi", "linshi-pass-2").status == 303
+    weak = subprocess_run(env, "user", "add", "weak", "--role", "viewer", password="short")
+    assert weak.returncode == 1 and "at least 8" in weak.stderr
+
+    secret = run("token", "create", "spare").split("token spare: ")[1].split()[0]
+    assert _api(env, "GET", "/api/v1/tickets/Q010", token=secret)[0] == 200
+    assert "spare" in run("token", "list") and "live" in run("token", "list")
+    run("token", "revoke", "spare")
+    assert _api(env, "GET", "/api/v1/tickets/Q010", token=secret)[0] == 401
+    assert env.audit_count("user_passwd") == 1 and env.audit_count("token_revoke") == 1
+
+
+def subprocess_run(env: Env, *args: str, password: str = ""
+                   ) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "console", *args], cwd=env.dir,
+                          env={**os.environ, "HUIFANG_DB": env.url,
+                               "HUIFANG_NEW_PASSWORD": password},
+                          capture_output=True, text=True, timeout=120, check=False)
