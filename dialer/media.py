@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, ClassVar
 
 from twisted.internet.defer import Deferred
+from twisted.internet.error import CannotListenError
 from twisted.internet.protocol import DatagramProtocol
 
 from dialer import g711
@@ -363,6 +364,6 @@ class PortRange:
         for port in self.candidates():
             try:
                 return reactor.listenUDP(port, protocol, interface=interface)
-            except OSError:
+            except (OSError, CannotListenError):  # twisted's is not an OSError
                 continue
         return None

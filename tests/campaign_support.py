@@ -67,7 +67,7 @@ class Running:
 def start_campaign(engine: Engine, citizens: dict[str, Citizen], tmp_path: Path,
                    clock: Clock, *, channels: int = 4,
                    windows: CallingWindows | None = None, target: str | None = None,
-                   **overrides: Any) -> Running:
+                   ports: PortRange | None = None, **overrides: Any) -> Running:
     """A campaign calling the simulator's `citizens`, or `target` (another callee)."""
     simulator = CitizenSimulator(reactor, citizens)
 
@@ -85,7 +85,7 @@ def start_campaign(engine: Engine, citizens: dict[str, Citizen], tmp_path: Path,
             channels=ChannelPool(reactor, channels, 20.0),
             call_settings=CallSettings("sip:x@127.0.0.1", ("127.0.0.1", sip.getHost().port),
                                        0, ring_timeout=3.0),
-            ports=PortRange(low, low + 38), bind="127.0.0.1", prepare=short_prompts,
+            ports=ports or PortRange(low, low + 38), bind="127.0.0.1", prepare=short_prompts,
             recognition=pool(), session=SessionSettings(no_input_s=2.0), now=clock)
         campaign.start()
         return Running(campaign, simulator, [uas, sip])
