@@ -151,6 +151,7 @@ class Campaign:
     def start(self) -> Any:
         self.db.start()
         self.tts.start()
+        self.reactor.addSystemEventTrigger("during", "shutdown", self._stop_pools)
         node, now = self.settings.node, self.now()
         recovered = yield self._db(recover, self.engine, now, node)
         if recovered.interrupted or recovered.released:
@@ -183,12 +184,18 @@ class Campaign:
                                 self.now(), 0, "stopped")
 
             def close(_: Any) -> None:
-                self.db.stop()
-                self.tts.stop()
+                self._stop_pools()
                 self.finished.callback(None)
 
             done.addCallback(last).addBoth(close)
         return self.finished
+
+    def _stop_pools(self) -> None:
+        """The pools' threads keep a process alive: stopped by a graceful stop, and by
+        the reactor's shutdown however it came (Ctrl-C, a second signal)."""
+        for pool in (self.db, self.tts):
+            if pool.started:
+                pool.stop()
 
     def _job_event(self, event: JobExecutionEvent) -> None:
         if event.code == EVENT_JOB_MISSED:

@@ -84,7 +84,10 @@ def _worker(conn: Connection, nice: int = 0) -> None:  # pragma: no cover - chil
         os.nice(nice)  # background rendering yields the CPU to live calls
     engine = pyttsx3.init("espeak")
     while True:
-        request = conn.recv()
+        try:
+            request = conn.recv()
+        except EOFError:  # the parent closed the pipe: it gave up on us, or it is gone
+            return
         if request is None:
             return
         text, path, voice, rate, pitch = request

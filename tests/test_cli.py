@@ -96,7 +96,12 @@ def test_demo_builds_runs_a_campaign_and_serves_the_console(tmp_path: Path) -> N
             assert viewer.login("lingdao", "huifang-demo").status == 303
         finally:
             demo.send_signal(signal.SIGINT)
-            code = demo.wait(timeout=60)
+            try:
+                code = demo.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                demo.kill()  # never leave it running (it would hold ports)
+                demo.wait()
+                raise
     out = log.read_text()
     assert code == 0, out
     assert "工单库概况" in out and "rejected" not in out
@@ -112,6 +117,43 @@ def test_demo_builds_runs_a_campaign_and_serves_the_console(tmp_path: Path) -> N
     assert list((tmp_path / "var/demo/recordings").rglob("*.wav"))
     for ext in ("json", "xlsx", "html", "pdf"):
         assert len(list((tmp_path / "var/demo/reports").glob(f"report-*.{ext}"))) == 1
+
+
+@pytest.mark.timeout(300)
+def test_ctrl_c_during_the_demo_campaign_ends_it(tmp_path: Path) -> None:
+    from tests.campaign_support import wait_until
+    from tests.speech import MODEL
+
+    (tmp_path / "huifang.toml").write_text(
+        f'[recognition]\nmodel = "{MODEL}"\n[prompts]\ncache_dir = "{tmp_path / "cache"}"\n',
+        encoding="utf-8")
+    env = {**os.environ, "HUIFANG_DB": "sqlite:///unused.db", "COLUMNS": "200"}
+    env.pop("HUIFANG_CONFIG", None)
+    log = tmp_path / "demo.out"
+    with log.open("w") as handle:
+        demo = subprocess.Popen(
+            [sys.executable, "-m", "console", "demo", "--tickets", "300", "--callbacks", "20",
+             "--channels", "4", "--console", "127.0.0.1:0"],
+            cwd=tmp_path, env=env, stdout=handle, stderr=subprocess.STDOUT)
+        try:
+            wait_until(lambda: "6. 回访活动" in log.read_text() or demo.poll() is not None,
+                       240, "the demo's campaign starting")
+            db = tmp_path / "var/demo/huifang.db"
+
+            def calling() -> bool:
+                if demo.poll() is not None:
+                    return True
+                with sqlite3.connect(db) as conn:
+                    return bool(conn.execute("SELECT count(*) FROM call_attempts").fetchone()[0])
+            wait_until(calling, 120, "the first calls")
+            assert demo.poll() is None, log.read_text()
+            demo.send_signal(signal.SIGINT)
+            demo.wait(timeout=60)  # the campaign's thread pools no longer keep it alive
+        finally:
+            if demo.poll() is None:
+                demo.kill()
+                demo.wait()
+    assert "Traceback" not in log.read_text()
 
 
 def test_report_and_explain_commands(tmp_path: Path) -> None:
