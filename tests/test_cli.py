@@ -64,10 +64,9 @@ def test_bad_file_is_one_clear_error(tmp_path: Path) -> None:
     assert "Traceback" not in empty.stderr + missing.stderr
 
 
-@pytest.mark.timeout(600)
-def test_demo_builds_runs_a_campaign_and_serves_the_console(tmp_path: Path) -> None:
-    from tests.campaign_support import wait_until
-    from tests.console_support import Client
+def start_demo(tmp_path: Path, *args: str) -> tuple[subprocess.Popen[bytes], Path]:
+    """`huifang demo` in its own process with the shared model, the console on any port;
+    its output goes to demo.out."""
     from tests.speech import MODEL
 
     (tmp_path / "huifang.toml").write_text(
@@ -77,10 +76,20 @@ def test_demo_builds_runs_a_campaign_and_serves_the_console(tmp_path: Path) -> N
     env.pop("HUIFANG_CONFIG", None)
     log = tmp_path / "demo.out"
     with log.open("w") as handle:
-        demo = subprocess.Popen(
-            [sys.executable, "-m", "console", "demo", "--tickets", "400", "--callbacks", "8",
-             "--channels", "8", "--seed", "7", "--console", "127.0.0.1:0"],
-            cwd=tmp_path, env=env, stdout=handle, stderr=subprocess.STDOUT)
+        demo = subprocess.Popen([sys.executable, "-m", "console", "demo", *args, "--console",
+                                 "127.0.0.1:0"], cwd=tmp_path, env=env, stdout=handle,
+                                stderr=subprocess.STDOUT)
+    return demo, log
+
+
+@pytest.mark.timeout(600)
+def test_demo_builds_runs_a_campaign_and_serves_the_console(tmp_path: Path) -> None:
+    from tests.campaign_support import wait_until
+    from tests.console_support import Client
+
+    demo, log = start_demo(tmp_path, "--tickets", "400", "--callbacks", "8", "--channels",
+                           "8", "--seed", "7")
+    with demo:
         try:
             wait_until(lambda: "demo login" in log.read_text() or demo.poll() is not None,
                        540, "the demo printing its console login")
@@ -122,19 +131,10 @@ def test_demo_builds_runs_a_campaign_and_serves_the_console(tmp_path: Path) -> N
 @pytest.mark.timeout(300)
 def test_ctrl_c_during_the_demo_campaign_ends_it(tmp_path: Path) -> None:
     from tests.campaign_support import wait_until
-    from tests.speech import MODEL
 
-    (tmp_path / "huifang.toml").write_text(
-        f'[recognition]\nmodel = "{MODEL}"\n[prompts]\ncache_dir = "{tmp_path / "cache"}"\n',
-        encoding="utf-8")
-    env = {**os.environ, "HUIFANG_DB": "sqlite:///unused.db", "COLUMNS": "200"}
-    env.pop("HUIFANG_CONFIG", None)
-    log = tmp_path / "demo.out"
-    with log.open("w") as handle:
-        demo = subprocess.Popen(
-            [sys.executable, "-m", "console", "demo", "--tickets", "300", "--callbacks", "20",
-             "--channels", "4", "--console", "127.0.0.1:0"],
-            cwd=tmp_path, env=env, stdout=handle, stderr=subprocess.STDOUT)
+    demo, log = start_demo(tmp_path, "--tickets", "300", "--callbacks", "20", "--channels",
+                           "4")
+    with demo:
         try:
             wait_until(lambda: "6. 回访活动" in log.read_text() or demo.poll() is not None,
                        240, "the demo's campaign starting")
