@@ -20,6 +20,7 @@ from typing import Any
 from twisted.internet.defer import Deferred
 
 from dialer.media import FRAME_BYTES, MediaSession, PortRange, StereoRecorder
+from dialer.outcomes import Outcome
 from dialer.sipudp import CallResult, DelayedCall, SipEndpoint
 from dialer.uac import CallSettings
 from ivr import flow
@@ -126,8 +127,13 @@ class CallSession:
     def start(self) -> Deferred[CallReport]:
         self._rtp = self.ports.listen(self.reactor, self.media, self.bind)
         if self._rtp is None:
-            self.report.flow_outcome = None
-            self.done.errback(RuntimeError(f"no free RTP port on {self.bind}"))
+            # nothing can be sent without media: not placed, a failure on our side of the
+            # trunk like any transport failure (not counted against the citizen)
+            reason = f"no free RTP port on {self.bind}"
+            log.error("call not placed: %s", reason)
+            self.report.sip = CallResult("", Outcome.TRANSPORT_FAILURE.value, 0, reason,
+                                         "local", self.reactor.seconds())
+            self.done.callback(self.report)
             return self.done
         settings = CallSettings(**{**self.settings.__dict__,
                                    "media_port": self._rtp.getHost().port})

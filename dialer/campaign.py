@@ -356,26 +356,16 @@ class Campaign:
                                         now)))
         log.info("calling %s for %d ticket(s), attempts %s", mask_phone(group[0].phone),
                  len(group), attempts)
-        placed = True
-        try:
-            report: CallReport = yield session.start()
-        except Exception as exc:
-            placed = bool(session.call_id)
-            if placed:
-                raise
-            # nothing was sent (no free RTP port here): close the attempts now rather
-            # than leave them to a lease; the citizen keeps the attempt
-            log.error("call to %s not placed: %s", mask_phone(group[0].phone), exc)
-            report = CallReport()
+        report: CallReport = yield session.start()
         if writes:
             yield DeferredList(writes)
-        if not placed or (report.sip is not None and report.sip.outcome in TRUNK_FAILURES):
+        if report.sip is not None and report.sip.outcome in TRUNK_FAILURES:
             self.trunk_ok_at = self.reactor.seconds() + s.trunk_backoff_s
-            log.warning("trunk failure (%s): no new calls for %g s",
-                        report.sip.outcome if report.sip else "not placed", s.trunk_backoff_s)
+            log.warning("trunk failure (%s): no new calls for %g s", report.sip.outcome,
+                        s.trunk_backoff_s)
         for index, claimed in enumerate(group):
             mine = [a for a in answers if a.ticket == index]
-            outcome = ticket_outcome(report, mine) if placed else "transport_failure"
+            outcome = ticket_outcome(report, mine)
             self.metrics.attempts.labels(outcome).inc()
             yield self._db_retry(self._close_attempt, attempts[index], claimed, outcome,
                                  report, index, recording)
