@@ -41,8 +41,19 @@ def set_paused(engine: Engine, paused: bool, by: str, now: datetime, name: str =
                ) -> None:
     _ensure(engine, name)
     with engine.begin() as conn:
-        conn.execute(update(CampaignState).where(CampaignState.name == name)
-                     .values(paused=paused, changed_by=by, changed_at=now))
+        set_paused_in(conn, paused, by, now, name)
+
+
+def set_paused_in(conn: Connection, paused: bool, by: str, now: datetime,
+                  name: str = DEFAULT) -> None:
+    """`set_paused` inside the caller's transaction (with its audit entry); the row
+    exists once `state` or `set_paused` has run, and is made here otherwise."""
+    if not conn.execute(select(CampaignState.name).where(CampaignState.name == name)).first():
+        conn.execute(insert(CampaignState).values(name=name, paused=paused, changed_by=by,
+                                                  changed_at=now))
+        return
+    conn.execute(update(CampaignState).where(CampaignState.name == name)
+                 .values(paused=paused, changed_by=by, changed_at=now))
 
 
 def request_run_now(engine: Engine, by: str, now: datetime, name: str = DEFAULT) -> None:

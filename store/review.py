@@ -257,3 +257,19 @@ def outcome_choices(engine: Engine) -> list[str]:
         return [str(o) for o in conn.execute(
             select(Callback.last_outcome).where(Callback.last_outcome.is_not(None))
             .distinct().order_by(Callback.last_outcome)).scalars()]
+
+
+def ticket_of(engine: Engine, callback_id: int) -> tuple[str, str] | None:
+    """The ticket number and phone of a callback, for an action on it."""
+    with engine.connect() as conn:
+        row = conn.execute(select(Ticket.ticket_no, Ticket.phone)
+                           .join(Callback, Callback.ticket_id == Ticket.id)
+                           .where(Callback.id == callback_id)).first()
+    return None if row is None else (str(row[0]), str(row[1]))
+
+
+def recording_of(engine: Engine, attempt_id: int) -> str | None:
+    with engine.connect() as conn:
+        path = conn.execute(select(CallAttempt.recording)
+                            .where(CallAttempt.id == attempt_id)).scalar()
+    return None if path is None else str(path)

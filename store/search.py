@@ -11,7 +11,8 @@ from datetime import datetime
 from sqlalchemy import Engine, and_, or_, select
 from sqlalchemy.orm import Session
 
-from store.models import Ticket, Unit
+from store.campaign_models import Callback
+from store.models import Closure, Evaluation, Ticket, Unit
 from store.phones import PhoneError, normalize_phone
 
 
@@ -56,9 +57,6 @@ def search_tickets(engine: Engine, q: str, default_area_code: str = "", limit: i
 
 def ticket_status(engine: Engine, ticket_no: str) -> dict[str, object] | None:
     """A ticket's state for the API: its closures, each with its evaluation and callback."""
-    from store.campaign_models import Callback  # noqa: PLC0415
-    from store.models import Closure, Evaluation  # noqa: PLC0415
-
     with Session(engine) as session:
         row = session.execute(select(Ticket, Unit.name).join(Unit, Unit.id == Ticket.unit_id)
                               .where(Ticket.ticket_no == ticket_no)).first()

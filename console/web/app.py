@@ -71,7 +71,6 @@ class Route:
     path: str  # klein syntax: /calls/<int:callback_id>
     handler: Handler
     role: Role | None  # None: no session needed (login, API with its own tokens)
-    api: bool = False
 
 
 class ConsoleWeb:

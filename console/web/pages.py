@@ -14,7 +14,7 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from console.web.app import ConsoleWeb, Ctx
+from console.web.app import ConsoleWeb, Ctx, Handler
 from console.web.http import Response, redirect, with_query
 from scoring.periods import Period, PeriodError, parse_period
 from scoring.report import Report, build_report
@@ -66,15 +66,15 @@ def dashboard(ctx: Ctx) -> Response:
                     ok=ctx.info.arg("ok"))
 
 
-def campaign_switch(paused: bool) -> object:
+def campaign_switch(paused: bool) -> Handler:
     def handler(ctx: Ctx) -> Response:
         reason = ctx.info.field("reason") or ("暂停" if paused else "恢复")
         with ctx.web.engine.begin() as conn:
+            campaign.set_paused_in(conn, paused, ctx.actor, ctx.now)
             audit.record(conn, at=ctx.now, actor=ctx.actor,
                          action="campaign_pause" if paused else "campaign_resume",
                          target="campaign", reason=reason, before={"paused": not paused},
                          after={"paused": paused}, address=ctx.info.address)
-        campaign.set_paused(ctx.web.engine, paused, ctx.actor, ctx.now)
         return redirect(with_query("/dashboard", ok="已暂停" if paused else "已恢复"))
     handler.__name__ = "pause" if paused else "resume"
     return handler
@@ -130,7 +130,7 @@ def chart(ctx: Ctx) -> Response:
     return Response(200, body, "image/png")
 
 
-def download(kind: str) -> object:
+def download(kind: str) -> Handler:
     def handler(ctx: Ctx) -> Response:
         from console.reportcmd import write_outputs  # noqa: PLC0415
 

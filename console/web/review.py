@@ -7,16 +7,17 @@ from datetime import date, datetime
 from pathlib import Path
 
 from console.service import windows_of
-from console.web.app import Ctx
+from console.web.app import Ctx, Handler
 from console.web.http import Response, redirect, with_query
 from store import corrections, review
 from store.audit import ReasonRequired
-from store.campaign_models import CallAttempt
 from store.enums import RESOLVED_LABELS, SATISFACTION_LABELS, Resolved, Satisfaction
 from store.phones import mask_phone
 
 log = logging.getLogger(__name__)
 FILTERS = ("unit", "since", "until", "outcome", "category", "kind")
+# actions that change what the reports count: computed rankings are stale after them
+COUNTED = frozenset({"correct", "exclude", "reopen"})
 
 
 def _date(text: str) -> date | None:
@@ -67,11 +68,11 @@ def _who(ctx: Ctx) -> corrections.Who:
 def _act(ctx: Ctx, callback_id: int, action: str, done: str) -> Response:
     """Run one action; back to the call with a note, or the call with the error."""
     try:
-        detail = review.call_detail(ctx.web.engine, callback_id)
-        if detail is None:
+        found = review.ticket_of(ctx.web.engine, callback_id)
+        if found is None:
             return ctx.page("error.html.j2", 404, title="未找到", message="没有这条回访任务。")
-        ticket_no = detail.ticket["ticket_no"]
-        masked = mask_phone(detail.ticket["phone"])
+        ticket_no, phone = found
+        masked = mask_phone(phone)
         who = _who(ctx)
         if action == "correct":
             resolved = Resolved(ctx.info.field("resolved"))
@@ -96,10 +97,11 @@ def _act(ctx: Ctx, callback_id: int, action: str, done: str) -> Response:
             log.info("%s revealed the number of ticket %s", ctx.actor, ticket_no)
             return ctx.page("revealed.html.j2", ticket_no=ticket_no, phone=phone,
                             back=f"/calls/{callback_id}")
-    except (ValueError, ReasonRequired, corrections.CorrectionError) as exc:
+    except ValueError as exc:  # a bad value, a missing reason, a refused correction
         message = "请填写原因。" if isinstance(exc, ReasonRequired) else str(exc)
         return call_page(ctx, callback_id, error=message, status=400)
-    ctx.web.changed()
+    if action in COUNTED:
+        ctx.web.changed()
     log.info("%s: %s on callback %s", ctx.actor, action, callback_id)
     return redirect(with_query(f"/calls/{callback_id}", ok=done, **_filter_args(ctx)))
 
@@ -117,7 +119,7 @@ def _schedule_time(ctx: Ctx) -> datetime:
     return at
 
 
-def action(name: str, done: str) -> object:
+def action(name: str, done: str) -> Handler:
     def handler(ctx: Ctx, callback_id: int) -> Response:
         return _act(ctx, callback_id, name, done)
     handler.__name__ = f"action_{name}"
@@ -126,11 +128,7 @@ def action(name: str, done: str) -> object:
 
 def recording(ctx: Ctx, attempt_id: int) -> Response:
     """The stereo WAV of an attempt, only from inside the recordings directory."""
-    from sqlalchemy import select  # noqa: PLC0415
-
-    with ctx.web.engine.connect() as conn:
-        path = conn.execute(select(CallAttempt.recording)
-                            .where(CallAttempt.id == attempt_id)).scalar()
+    path = review.recording_of(ctx.web.engine, attempt_id)
     root = Path(ctx.web.settings.campaign.recordings_dir).resolve()
     if not path:
         return Response(404, "没有录音 no recording".encode(), "text/plain; charset=utf-8")
@@ -140,15 +138,18 @@ def recording(ctx: Ctx, attempt_id: int) -> Response:
                     attempt_id, file, root)
         return Response(404, "录音文件不存在 recording missing".encode(),
                         "text/plain; charset=utf-8")
-    data = file.read_bytes()
+    size = file.stat().st_size
     headers = [("Content-Disposition", f'inline; filename="{file.name}"'),
                ("Accept-Ranges", "bytes")]
-    wanted = byte_range(ctx.info.headers.get("range", ""), len(data))
+    wanted = byte_range(ctx.info.headers.get("range", ""), size)
     if wanted is None:
-        return Response(200, data, "audio/wav", headers=headers)
+        return Response(200, file.read_bytes(), "audio/wav", headers=headers)
     start, end = wanted  # the player seeks (to the reason) by asking for a part
-    return Response(206, data[start:end + 1], "audio/wav", headers=[
-        *headers, ("Content-Range", f"bytes {start}-{end}/{len(data)}")])
+    with file.open("rb") as handle:
+        handle.seek(start)
+        part = handle.read(end + 1 - start)
+    return Response(206, part, "audio/wav", headers=[
+        *headers, ("Content-Range", f"bytes {start}-{end}/{size}")])
 
 
 def byte_range(header: str, size: int) -> tuple[int, int] | None:

@@ -4,22 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
 from sqlalchemy import Engine
 from twisted.web.server import Site
 
 from console.config import Settings
 from console.web import api, login, pages, review
-from console.web.app import ConsoleWeb, Handler, Route
+from console.web.app import ConsoleWeb, Route
 from scoring.periods import parse_period
 from store.enums import Role
 
 V, S, A = Role.VIEWER, Role.SUPERVISOR, Role.ADMIN
-
-
-def _h(value: object) -> Handler:
-    return cast(Handler, value)
 
 
 ROUTES = [
@@ -30,29 +26,29 @@ ROUTES = [
     Route("GET", "/queue", review.queue_page, V),
     Route("GET", "/calls/<int:callback_id>", review.call_page, V),
     Route("GET", "/recordings/<int:attempt_id>", review.recording, S),
-    *(Route("POST", f"/calls/<int:callback_id>/{name}", _h(review.action(name, done)), S)
+    *(Route("POST", f"/calls/<int:callback_id>/{name}", review.action(name, done), S)
       for name, done in (("correct", "已修正答复"), ("confirm", "已确认答复"),
                          ("schedule", "已安排重新呼叫"), ("exclude", "已剔除工单"),
                          ("reopen", "已退回重办"), ("dnc", "已加入免打扰名单"),
                          ("reveal", ""))),
     Route("GET", "/dashboard", pages.dashboard, V),
-    Route("POST", "/campaign/pause", _h(pages.campaign_switch(True)), A),
-    Route("POST", "/campaign/resume", _h(pages.campaign_switch(False)), A),
+    Route("POST", "/campaign/pause", pages.campaign_switch(True), A),
+    Route("POST", "/campaign/resume", pages.campaign_switch(False), A),
     Route("GET", "/rankings", pages.rankings, V),
     Route("GET", "/rankings/chart.png", pages.chart, V),
-    Route("GET", "/rankings/report.xlsx", _h(pages.download("xlsx")), V),
-    Route("GET", "/rankings/report.pdf", _h(pages.download("pdf")), V),
+    Route("GET", "/rankings/report.xlsx", pages.download("xlsx"), V),
+    Route("GET", "/rankings/report.pdf", pages.download("pdf"), V),
     Route("GET", "/tickets", pages.tickets, V),
     Route("GET", "/tickets/<ticket_no>", pages.ticket_page, V),
     Route("GET", "/audit", pages.audit_page, V),
     Route("GET", "/audit.csv", pages.audit_csv, V),
     Route("GET", "/dnc", pages.dnc_page, V),
     Route("POST", "/dnc/remove", pages.dnc_remove, S),
-    Route("GET", "/api/openapi.json", api.openapi, None, api=True),
-    Route("POST", "/api/v1/closures", api.closures, None, api=True),
-    Route("POST", "/api/v1/reopenings", api.reopenings, None, api=True),
-    Route("GET", "/api/v1/tickets/<ticket_no>", api.ticket, None, api=True),
-    Route("GET", "/api/v1/tickets/<ticket_no>/evaluations", api.evaluations, None, api=True),
+    Route("GET", "/api/openapi.json", api.openapi, None),
+    Route("POST", "/api/v1/closures", api.closures, None),
+    Route("POST", "/api/v1/reopenings", api.reopenings, None),
+    Route("GET", "/api/v1/tickets/<ticket_no>", api.ticket, None),
+    Route("GET", "/api/v1/tickets/<ticket_no>/evaluations", api.evaluations, None),
 ]
 
 
