@@ -98,12 +98,15 @@ def set_disabled(engine: Engine, username: str, disabled: bool, by: str, now: da
 
 
 # -- sessions --------------------------------------------------------------------------
+# how stale the last-use stamps of sessions and tokens may be: a page view or an API
+# event writes at most once a minute, not once each (idle expiry is to the minute)
+STAMP_EVERY = timedelta(minutes=1)
+
+
 @dataclass(frozen=True)
 class SessionRow:
     user: Account
     csrf: str
-    created_at: datetime
-    expires_at: datetime
 
 
 def open_session(engine: Engine, token_hash: str, user: Account, csrf: str, now: datetime,
@@ -122,7 +125,6 @@ def session(engine: Engine, token_hash: str, now: datetime, idle: timedelta
     with engine.begin() as conn:
         u = conn.execute(select(User, ConsoleSession.epoch.label("s_epoch"),
                                 ConsoleSession.csrf.label("s_csrf"),
-                                ConsoleSession.created_at.label("s_created"),
                                 ConsoleSession.seen_at.label("s_seen"),
                                 ConsoleSession.expires_at.label("s_expires"))
                          .join(User, User.id == ConsoleSession.user_id)
@@ -133,9 +135,10 @@ def session(engine: Engine, token_hash: str, now: datetime, idle: timedelta
                 or u.s_epoch != u.session_epoch):
             conn.execute(delete(ConsoleSession).where(ConsoleSession.token_hash == token_hash))
             return None
-        conn.execute(update(ConsoleSession).where(ConsoleSession.token_hash == token_hash)
-                     .values(seen_at=now))
-    return SessionRow(_account(u), u.s_csrf, u.s_created, u.s_expires)
+        if now - u.s_seen >= STAMP_EVERY:
+            conn.execute(update(ConsoleSession)
+                         .where(ConsoleSession.token_hash == token_hash).values(seen_at=now))
+    return SessionRow(_account(u), u.s_csrf)
 
 
 def close_session(engine: Engine, token_hash: str) -> None:
@@ -170,11 +173,13 @@ def add_token(engine: Engine, name: str, token_hash: str, by: str, now: datetime
 def token_by_hash(engine: Engine, token_hash: str, now: datetime) -> str | None:
     """The name of the live token with this hash (its use is stamped), or None."""
     with engine.begin() as conn:
-        row = conn.execute(select(ApiToken.id, ApiToken.name).where(
+        row = conn.execute(select(ApiToken.id, ApiToken.name, ApiToken.last_used_at).where(
             ApiToken.token_hash == token_hash, ApiToken.revoked_at.is_(None))).first()
         if row is None:
             return None
-        conn.execute(update(ApiToken).where(ApiToken.id == row.id).values(last_used_at=now))
+        if row.last_used_at is None or now - row.last_used_at >= STAMP_EVERY:
+            conn.execute(update(ApiToken).where(ApiToken.id == row.id)
+                         .values(last_used_at=now))
     return str(row.name)
 
 
