@@ -15,7 +15,9 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from typing import NamedTuple
 
-from sqlalchemy import Connection, Engine, and_, func, insert, or_, select, text, update
+from sqlalchemy import Connection, Engine, and_, func, or_, select, text, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from store.campaign_models import CallAttempt, Callback, DoNotCall
 from store.enums import (
@@ -82,8 +84,12 @@ def plan_callbacks(engine: Engine, now: datetime, due: Callable[[datetime], date
                          "deadline_at": deadline, "attempts": 0, "created_at": now,
                          "updated_at": now})
         if rows:
-            conn.execute(insert(Callback), rows)
-            created = len(rows)
+            # another dialer may be planning the same closures this very moment (two
+            # processes starting together): its callback stands, ours is not made
+            dialect = pg_insert if _is_pg(conn) else sqlite_insert
+            made = conn.execute(dialect(Callback).on_conflict_do_nothing(
+                index_elements=["closure_id"]).returning(Callback.id), rows)
+            created = len(made.all())
     if created:
         log.info("planned %d callbacks", created)
     return created

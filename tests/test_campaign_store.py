@@ -267,3 +267,33 @@ def test_pause_run_now_dnc_and_status(engine: Engine) -> None:
     status = campaign.status(engine, NOW)
     assert status.state.paused and status.nodes[0][0] == "n1" and status.nodes[0][3] == 3
 
+
+
+def test_two_dialers_planning_at_once_do_not_collide(engine: Engine, tmp_path: Path) -> None:
+    """Both read the same unplanned closure; the second's insert must not fail."""
+    import threading
+
+    load(engine, tmp_path, [ticket("T1", closed=CLOSED)])
+    first_done = threading.Event()
+    results: dict[str, object] = {}
+
+    def slow_due(closed_at: datetime) -> datetime:
+        first_done.wait(30)  # the other planner runs to its end meanwhile
+        return due_next_morning(closed_at)
+
+    def plan_slowly() -> None:
+        try:
+            results["slow"] = plan_callbacks(engine, NOW, slow_due, within_days=7)
+        except Exception as exc:
+            results["slow"] = exc
+
+    slow = threading.Thread(target=plan_slowly)
+    slow.start()
+    try:
+        results["fast"] = plan_callbacks(engine, NOW, due_next_morning, within_days=7)
+    finally:
+        first_done.set()
+        slow.join(60)
+    assert results["fast"] == 1 and results["slow"] == 0, results
+    with engine.connect() as conn:
+        assert len(conn.execute(select(Callback.id)).all()) == 1
