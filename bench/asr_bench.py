@@ -1,13 +1,17 @@
-"""`make bench` (issue 5): recognition accuracy, swaps, false acceptance, real-time factor
-and memory per live call.
+"""`make bench` (issues 5 and 15): recognition measured where it was not tuned, and
+memory per live call.
 
-- PocketSphinx, Mandarin: the generated corpus (every supported phrasing, espeak-ng voice
-  variants x rates x pitches; off-script material) through the telephone channel at 30,
-  20 and 10 dB SNR, via `huifang asr-eval` in a child process.
-  HUIFANG_BENCH_ASR_VARIANTS=12 uses all 12 voice variants (default 4).
+- PocketSphinx, Mandarin, on the development corpus (`huifang.evaluation.callers`:
+  callers' phrasings, every espeak-ng variant, split tune/heldout by phrasing and voice):
+  `huifang asr-tune` chooses the rejection thresholds on the tune split, then
+  `huifang asr-eval --split heldout` measures the held-out split with them, per question,
+  noise kind (white, pink, babble, hum) and level (20 and 10 dB), A-law/μ-law, packet
+  loss and clipping drawn per decode. HUIFANG_BENCH_ASR_EVERY=n calibrates on every n-th
+  tune clip (default 3); HUIFANG_BENCH_ASR_CONFIG=FILE skips calibration and measures
+  that configuration.
 - Memory per live call: RSS growth per open recogniser, 100 of them, per engine.
 - vosk: real-time factor and memory with the Korean model (no Mandarin vosk model here).
-Writes bench/out/asr.json.
+Writes bench/out/asr.json (and asr-tune.json, asr-heldout.json).
 """
 
 from __future__ import annotations
@@ -20,7 +24,6 @@ import sys
 import time
 from pathlib import Path
 
-from console.asreval.corpus import VOICES, variants
 from ivr.intents import Question
 from ivr.recognition import Grammar, grammar_for
 from ivr.sphinx import SphinxEngine
@@ -89,40 +92,53 @@ def vosk_figures() -> dict[str, float | str]:
             "process_rss_mb": round(rss_mb())}
 
 
+def huifang(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "huifang", *args], check=True, text=True,
+                          capture_output=True, env={**os.environ, "COLUMNS": "200"})
+
+
+def calibrated(corpus: Path) -> tuple[Path, dict[str, object]]:
+    """A configuration with the thresholds asr-tune chooses on the tune split."""
+    given = os.environ.get("HUIFANG_BENCH_ASR_CONFIG")
+    if given:
+        return Path(given), {"given": given}
+    base = OUT / "asr-base.toml"
+    base.write_text(f'[recognition]\nmodel = "{MODEL}"\n', encoding="utf-8")
+    every = os.environ.get("HUIFANG_BENCH_ASR_EVERY", "3")
+    tune = huifang("--config", str(base), "asr-tune", "--corpus", str(corpus), "--every", every,
+                   "--out", str(OUT / "asr-tune.json"))
+    print(tune.stdout)
+    settings = tune.stdout[tune.stdout.index("[recognition]"):].splitlines()[1:]
+    config = OUT / "asr-tuned.toml"
+    config.write_text("[recognition]\n" + f'model = "{MODEL}"\n' + "\n".join(settings) + "\n",
+                      encoding="utf-8")
+    return config, json.loads((OUT / "asr-tune.json").read_text(encoding="utf-8"))
+
+
 def main() -> None:
     OUT.mkdir(exist_ok=True)
-    n = int(os.environ.get("HUIFANG_BENCH_ASR_VARIANTS", "4"))
-    voices = variants()
-    if n < len(voices):  # spread over voices, rates and pitches
-        voices = voices[:: max(1, len(voices) // n)][:n]
-    corpus = OUT / f"asr-corpus-{len(voices)}"
-    report = OUT / "asr-sphinx.json"
+    corpus = OUT / "asr-callers"
     if not (corpus / "labels.tsv").exists():
-        from console.asreval.corpus import generate
-        from ivr.intents import Policy
-        from prompts.tts import EspeakWorker
+        from huifang.evaluation.callers import espeak_render, generate_callers
 
-        worker = EspeakWorker()
-        try:
-            generate(corpus, worker, voices, Policy(), MODEL.parents[2] / "speech/real")
-        finally:
-            worker.close()
-    subprocess.run([sys.executable, "-m", "console", "asr-eval", "--corpus", str(corpus),
-                    "--snr", "30,20,10", "--out", str(report)], check=True,
-                   env={**os.environ, "COLUMNS": "140"})
+        generate_callers(corpus, espeak_render, MODEL.parents[2] / "speech/real")
+    config, tuned = calibrated(corpus)
+    report = OUT / "asr-heldout.json"
+    run = huifang("--config", str(config), "asr-eval", "--corpus", str(corpus), "--split",
+                  "heldout", "--snr", "20,10", "--out", str(report))
+    print(run.stdout)
     sphinx = json.loads(report.read_text(encoding="utf-8"))
-    summary = {
-        "voices": [f"{v.name} rate {v.rate} pitch {v.pitch}" for v in voices],
-        "all_voices_available": list(VOICES),
-        "pocketsphinx": {"groups": sphinx["groups"], "clips": sphinx["clips"],
-                         "real_time_factor": sphinx["real_time_factor"], **sphinx_memory()},
+    heldout = {"groups": sphinx["groups"], "clips": sphinx["clips"],
+               "real_time_factor": sphinx["real_time_factor"], **sphinx_memory()}
+    summary: dict[str, object] = {
+        "corpus": str(corpus), "calibration": tuned, "pocketsphinx_heldout": heldout,
         "vosk_korean": vosk_figures(),
     }
     (OUT / "asr.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2),
                                   encoding="utf-8")
-    print(json.dumps({k: v for k, v in summary.items() if k != "pocketsphinx"},
+    print(json.dumps({k: v for k, v in summary.items() if k != "pocketsphinx_heldout"},
                      ensure_ascii=False, indent=2))
-    print("pocketsphinx memory per call (MB):", summary["pocketsphinx"]["mb_per_call"])
+    print("pocketsphinx memory per call (MB):", heldout["mb_per_call"])
 
 
 if __name__ == "__main__":

@@ -34,7 +34,7 @@ PORTS = {"huifang": (30000, 31998), "pyvoip": (32000, 33998)}
 
 def callee_audio(path: Path) -> None:
     """Ten seconds of a real Mandarin clip as raw μ-law, for sipp to loop."""
-    from console.speech import read_8k
+    from huifang.speech import read_8k
     from prompts.audio import ulaw_encode
     from tests.speech import MODEL
 

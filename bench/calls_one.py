@@ -50,17 +50,19 @@ def huifang(calls: int, seconds: float, port: int, low: int, high: int, work: Pa
     from twisted.internet.defer import gatherResults
     from twisted.internet.task import LoopingCall
 
-    from dialer.channels import ChannelPool
-    from dialer.media import MediaSession, PortRange, StereoRecorder
-    from dialer.sipudp import SipEndpoint
-    from dialer.uac import CallSettings
+    from dialer.media import MediaSession, StereoRecorder
+    from dialer.mediacall import MediaCall
+    from huifang.config import Settings
+    from huifang.service import build_dialer
 
     reactor: Any = _reactor
     pcm = audio(seconds)
-    endpoint = SipEndpoint(reactor)
-    sip = reactor.listenUDP(0, endpoint, interface="127.0.0.1")
-    pool = ChannelPool(reactor, max_channels=calls, calls_per_second=50)
-    ports = PortRange(low, high)
+    settings = Settings.model_validate({"trunk": {
+        "bind": "127.0.0.1", "sip_port": 0, "rtp_ports": f"{low}-{high}",
+        "max_channels": calls, "calls_per_second": 50, "ring_timeout_s": 30}})
+    dialer = build_dialer(settings, reactor)
+    dialer.listen()
+    pool = dialer.channels
     setups: list[float] = []
     received: list[int] = []
     peak = [0.0]
@@ -68,27 +70,20 @@ def huifang(calls: int, seconds: float, port: int, low: int, high: int, work: Pa
 
     def one(channel: Any) -> Any:
         media = MediaSession(reactor, recorder=StereoRecorder(work / f"rec-{channel.number}.wav"))
-        rtp = ports.listen(reactor, media, "127.0.0.1")
-        settings = CallSettings(target=f"sip:1001@127.0.0.1:{port}",
-                                local=("127.0.0.1", sip.getHost().port),
-                                media_port=rtp.getHost().port, ring_timeout=30)
 
-        def answered(description: Any) -> None:
-            media.configure((description.address, description.port), description.codec, None)
-            media.start()
-            media.play(pcm).addCallback(lambda _: runner.hangup())
+        def answered() -> None:
+            media.play(pcm).addCallback(lambda _: call.hangup())
 
-        runner = endpoint.place_call(settings, on_answered=answered)
+        call = MediaCall(dialer, media, f"sip:1001@127.0.0.1:{port}", on_answered=answered)
 
         def done(result: Any) -> None:
             media.stop()
             if result.answered_s is not None:
                 setups.append(result.answered_s)
                 received.append(media.stats.received)
-            rtp.stopListening()
             pool.release(channel)
 
-        return runner.done.addCallback(done)
+        return call.start().addCallback(done)
 
     base = rss_mb()
     sampler.start(1.0)

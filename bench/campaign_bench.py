@@ -22,7 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -77,20 +77,14 @@ def main() -> int:
     from twisted.internet import reactor as _reactor
     from twisted.internet.task import LoopingCall
 
-    from console.importcmd import import_file  # noqa: F401  (the real import path below)
-    from dialer.callsession import CallReport, SessionSettings
-    from dialer.campaign import Campaign, CampaignSettings
-    from dialer.channels import ChannelPool
-    from dialer.media import PortRange
-    from dialer.sipudp import SipEndpoint
-    from dialer.uac import CallSettings
-    from dialer.windows import CallingWindows
-    from ivr.pool import RecognitionPool
-    from ivr.sphinx import SphinxEngine
-    from store.callbacks import TicketDetails
+    from dialer.callsession import CallReport
+    from huifang.cli.imports import import_file  # noqa: F401  (the real import path below)
+    from huifang.config import Settings
+    from huifang.service import build_service
     from store.campaign_models import CallAttempt, Callback
     from store.db import make_engine, upgrade
     from store.importing.runner import ImportOptions, run_import
+    from tests.files import UNITS, write_csv
     from tests.peers import free_udp_port
     from tests.speech import espeak
     from tests.test_callsession import PROMPTS, VOICE
@@ -99,9 +93,30 @@ def main() -> int:
     callbacks = int(os.environ.get("HUIFANG_BENCH_CALLBACKS", "1000"))
     channels = int(os.environ.get("HUIFANG_BENCH_CHANNELS", "100"))
     work = Path(tempfile.mkdtemp(prefix="campaignbench-"))
-    prompts = {(pid, None): espeak(text, VOICE, speed=190, pad_s=0.2)
-               for pid, text in PROMPTS.items()}
-    seconds = {pid: len(pcm) / 16000 for (pid, _), pcm in prompts.items()}
+    ports = {kind: free_udp_port() for kind in ("answer", "busy", "no_answer")}
+    # the service as `huifang run` builds it; only its settings are the benchmark's
+    settings = Settings.model_validate({
+        "trunk": {"bind": "127.0.0.1", "sip_port": 0, "rtp_ports": "40000-49998",
+                  "max_channels": channels, "calls_per_second": CPS, "ring_timeout_s": RING_S,
+                  "target": f"sip:{{number}}@127.0.0.1:{ports['answer']}",
+                  "routes": {"1450002": f"sip:{{number}}@127.0.0.1:{ports['busy']}",
+                             "1450003": f"sip:{{number}}@127.0.0.1:{ports['no_answer']}"}},
+        "campaign": {"windows": ["00:00-24:00"], "skip_holidays": False, "delay_days": 0,
+                     "tick_s": 0.5, "recordings_dir": str(work / "recordings"),
+                     "node": "bench", "http": ""},
+        "prompts": {"texts": PROMPTS, "voice": VOICE, "rate": 190,
+                    "cache_dir": str(HERE / "out" / "prompts")},
+        "recognition": {"model": str(MODEL), "workers": 2,
+                        "vad": os.environ.get("HUIFANG_BENCH_VAD") or None},
+        "console": {"bind": ""}})
+    url = f"sqlite:///{work / 'bench.db'}"
+    engine = make_engine(url)
+    upgrade(engine)
+    service = build_service(settings, reactor, engine)
+    campaign = service.campaign
+    seconds = {pid: len(pcm) / 16000 for (pid, _), pcm in service.prompts.fixed().items()}
+    seconds["greeting"] = seconds.get("greeting", 0.0) or len(espeak(
+        PROMPTS["greeting"], VOICE, speed=190)) / 16000
     a1 = espeak("已经解决了", VOICE, speed=170, pad_s=0.1)
     a2 = espeak("基本满意", VOICE, speed=170, pad_s=0.1)
     t1 = int(1000 * (seconds["greeting"] + seconds["ask_resolved"] + 0.8))
@@ -112,47 +127,19 @@ def main() -> int:
         .replace("@T1@", str(t1)).replace("@T2@", str(t2))
     (work / "citizen.xml").write_text(scenario)
     tests = HERE.parent / "tests/sipp"
-    ports = {}
     peers = []
     for kind, path in (("answer", work / "citizen.xml"), ("busy", tests / "busy.xml"),
                        ("no_answer", tests / "ringforever.xml")):
-        ports[kind] = free_udp_port()
         peers.append(subprocess.Popen(
             ["sipp", "-sf", str(path), "-i", "127.0.0.1", "-p", str(ports[kind]), "-mi",
              "127.0.0.1", "-mp", str(free_udp_port(span=4)), "-nostdin", "-cp",
              str(free_udp_port()), "-timeout", "3600s", "-max_socket", "4096"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-    url = f"sqlite:///{work / 'bench.db'}"
-    engine = make_engine(url)
-    upgrade(engine)
-    from tests.files import UNITS, write_csv
-
     now = datetime.now()
     run_import(engine, "units", write_csv(work / "u.csv", UNITS), now=now,
                options=ImportOptions())
     kinds = tickets_csv(work / "t.csv", callbacks)
     run_import(engine, "tickets", work / "t.csv", now=now, options=ImportOptions())
-
-    def prepare(details: list[TicketDetails], today: date) -> Any:
-        return prompts
-
-    endpoint = SipEndpoint(reactor)
-    sip = reactor.listenUDP(0, endpoint, interface="127.0.0.1")
-    settings = CampaignSettings(
-        windows=CallingWindows(dict.fromkeys(range(7), ((datetime.min.time(),
-                                                         datetime.max.time()),)), False),
-        delay_days=0, tick_s=0.5, plan_every_s=3600, recordings=work / "recordings",
-        node="bench", target=f"sip:{{number}}@127.0.0.1:{ports['answer']}",
-        routes=(("1450002", f"sip:{{number}}@127.0.0.1:{ports['busy']}"),
-                ("1450003", f"sip:{{number}}@127.0.0.1:{ports['no_answer']}")))
-    recognition = RecognitionPool(SphinxEngine(MODEL), workers=2)
-    campaign = Campaign(
-        reactor, engine, settings, endpoint=endpoint,
-        channels=ChannelPool(reactor, channels, CPS),
-        call_settings=CallSettings("sip:x@127.0.0.1", ("127.0.0.1", sip.getHost().port), 0,
-                                   ring_timeout=RING_S),
-        ports=PortRange(40000, 49998), bind="127.0.0.1", prepare=prepare,
-        recognition=recognition, session=SessionSettings(), now=datetime.now)
     reports: list[CallReport] = []
     campaign.on_call_done = reports.append
     samples: list[int] = []
@@ -176,18 +163,31 @@ def main() -> int:
         if left == 0 and not busy and not campaign.calls and "first" in marks:
             marks["end"] = time.monotonic()
             poll.stop()
-            campaign.stop().addBoth(lambda _: reactor.stop())
+            service.stop().addBoth(lambda _: reactor.stop())
 
     poll = LoopingCall(sample)
-    campaign.start().addCallback(lambda _: poll.start(0.5))
+    attack_rate = float(os.environ.get("HUIFANG_BENCH_ATTACK_RATE", "0"))
+    attacker = None
+
+    def started(_: Any) -> None:
+        nonlocal attacker
+        poll.start(0.5)
+        if attack_rate > 0:  # forged SIP at the service's SIP port during the campaign
+            from tests.attacker import AttackerProcess
+
+            attacker = AttackerProcess(url, service.dialer.local, attack_rate)
+            attacker.start()
+
+    service.start().addCallback(started)
     reactor.callLater(3600, reactor.stop)
     reactor.run()
     cpu = time.process_time() - cpu0
+    if attacker is not None:
+        attacker.stop()
     sipp_cpu = sum(cpu_of(p.pid) for p in peers)
     for p in peers:
         p.kill()
         p.wait(10)
-    recognition.shutdown()
     wall = marks.get("end", time.monotonic()) - marks.get("first", time.monotonic())
     durations = [(r.sip.answered_s or 0) + r.sip.duration_s if r.sip and r.sip.answered_s
                  else (r.sip.first_response_s or 0) + (RING_S if r.sip and r.sip.outcome ==
@@ -214,9 +214,12 @@ def main() -> int:
         "cpu_s": round(cpu, 1), "cpu_percent_of_one_core": round(100 * cpu / wall, 1)
         if wall else None, "sipp_cpu_s": round(sipp_cpu, 1),
         "max_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "attack": {"rate_per_s": attack_rate, "datagrams": attacker.sent if attacker else 0,
+                   "dropped": dict(service.dialer.endpoint.dropped)},
     }
     OUT.mkdir(exist_ok=True)
-    (OUT / "campaign.json").write_text(json.dumps(result, ensure_ascii=False, indent=2))
+    out = os.environ.get("HUIFANG_BENCH_OUT", "campaign.json")
+    (OUT / out).write_text(json.dumps(result, ensure_ascii=False, indent=2))
     print(json.dumps(result, ensure_ascii=False, indent=2))
     shutil.rmtree(work, ignore_errors=True)
     return 0

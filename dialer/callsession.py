@@ -5,7 +5,9 @@ The session turns what the network and the recogniser report into flow events, a
 flow's actions into playback, listening, recording marks and saved answers. Answers go to
 `on_answer` the moment the flow takes them. Recognition runs in the recognition pool;
 its results come back to the reactor thread. Carrier announcements are checked on early
-media and on the first seconds after the answer.
+media while the call rings (each stretch of voice, as it ends: one recognised cancels the
+call at once, freeing the channel), on all of it if the call ended unanswered first, and
+on the first seconds after the answer.
 """
 
 from __future__ import annotations
@@ -19,12 +21,15 @@ from typing import Any
 
 from twisted.internet.defer import Deferred
 
-from dialer.media import FRAME_BYTES, MediaSession, PortRange, StereoRecorder
-from dialer.outcomes import Outcome
-from dialer.sipudp import CallResult, DelayedCall, SipEndpoint
-from dialer.uac import CallSettings
+from dialer.earlylistener import PREROLL_BYTES, EarlyListener
+from dialer.media import FRAME_BYTES, MediaSession, StereoRecorder
+from dialer.mediacall import MediaCall
+from dialer.rtcpsession import RtcpSummary
+from dialer.sipudp import CallResult, DelayedCall
+from dialer.trunk import Dialer
 from ivr import flow
 from ivr.announcements import Announcement, announcement_grammar, classify
+from ivr.confirm import CONFIRM_GRAMMAR, ConfirmSettings, confirmation_of, doubted_answer
 from ivr.endpoint import Endpointer, EndpointSettings, Event
 from ivr.intents import Intent, Policy, Question
 from ivr.pool import RecognitionPool, Stream
@@ -34,10 +39,7 @@ from ivr.understand import DEFAULT_POLICY, understand_hypotheses, understand_key
 log = logging.getLogger(__name__)
 ANNOUNCEMENT_AFTER_ANSWER_S = 6.0  # carriers that answer first speak within this
 MIN_EARLY_AUDIO_S = 1.0
-# The recogniser gets the answer from shortly before its start, not the silence while the
-# prompt played: long digital silence upsets PocketSphinx's cepstral mean (heard 还没有解决
-# as 还没有), and decoding it costs CPU for nothing.
-PREROLL_BYTES = 16000 * 4 // 10
+EARLY_POLL_S = 0.1  # how often the early media heard so far is looked at while ringing
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,7 @@ class SessionSettings:
     policy: Policy = DEFAULT_POLICY
     margin: float = 0.05
     announcement_after_answer: bool = True
+    confirm: ConfirmSettings = field(default_factory=ConfirmSettings)  # doubted: read back
 
 
 @dataclass
@@ -60,10 +63,10 @@ class CallReport:
     announcement: Announcement | None = None
     heard: str = ""  # the announcement or the words that decided an outcome of its own
     reason_spans: dict[int, tuple[float, float]] = field(default_factory=dict)
-    call_later: bool = False
     turn_latencies_ms: list[float] = field(default_factory=list)
     digits: str = ""
     recording: str | None = None
+    rtcp: RtcpSummary | None = None  # what RTCP measured; None: RTCP off or never set up
 
     @property
     def answered(self) -> bool:
@@ -87,15 +90,14 @@ class Heard:
 
 
 class CallSession:
-    def __init__(self, reactor: Any, endpoint: SipEndpoint, settings: CallSettings,
-                 tickets: int, prompts: Prompts, *, ports: PortRange, bind: str,
-                 recognition: RecognitionPool | None, recording: Path | None = None,
+    def __init__(self, reactor: Any, dialer: Dialer, target: str, tickets: int,
+                 prompts: Prompts, *, recognition: RecognitionPool | None,
+                 recording: Path | None = None, call_id: str = "",
                  on_answer: Callable[[flow.SaveAnswer], None] = lambda _: None,
                  on_answered: Callable[[], None] = lambda: None,
                  on_heard: Callable[[Heard], None] = lambda _: None,
                  session: SessionSettings = SessionSettings()) -> None:
-        self.reactor, self.endpoint, self.settings = reactor, endpoint, settings
-        self.prompts, self.ports, self.bind = prompts, ports, bind
+        self.reactor, self.prompts = reactor, prompts
         self.pool, self.on_answer, self.on_answered = recognition, on_answer, on_answered
         self.on_heard = on_heard
         self.cfg = session
@@ -119,46 +121,39 @@ class CallSession:
         self._announcement: Stream | None = None
         self._announcement_bytes = 0
         self._received_mark = 0
-        self._rtp: Any = None
-        self._runner: Any = None
-        self.call_id = ""
+        self._early = EarlyListener()
+        self.call = MediaCall(dialer, self.media, target, call_id=call_id,
+                              on_answered=self._sip_answered)
+
+    @property
+    def call_id(self) -> str:
+        return self.call.call_id
 
     # -- start and end -------------------------------------------------------------------
     def start(self) -> Deferred[CallReport]:
-        self._rtp = self.ports.listen(self.reactor, self.media, self.bind)
-        if self._rtp is None:
-            # nothing can be sent without media: not placed, a failure on our side of the
-            # trunk like any transport failure (not counted against the citizen)
-            reason = f"no free RTP port on {self.bind}"
-            log.error("call not placed: %s", reason)
-            self.report.sip = CallResult("", Outcome.TRANSPORT_FAILURE.value, 0, reason,
-                                         "local", self.reactor.seconds())
-            self.done.callback(self.report)
-            return self.done
-        settings = CallSettings(**{**self.settings.__dict__,
-                                   "media_port": self._rtp.getHost().port})
-        self._runner = self.endpoint.place_call(settings, on_answered=self._sip_answered,
-                                                on_early_media=self._early_media)
-        self.call_id = self._runner.call.call_id
-        self._runner.done.addCallback(self._sip_ended)
+        self.call.start().addCallback(self._sip_ended)
+        if self.pool is not None:
+            self.reactor.callLater(EARLY_POLL_S, self._watch_early)
         return self.done
 
     def hangup(self) -> None:
-        if self._runner is not None:
-            self._runner.hangup()
+        self.call.hangup()
 
     def _sip_ended(self, result: CallResult) -> None:
         self.report.sip = result
+        self.report.rtcp = self.call.rtcp_summary
         self._cancel_timer()
         if self.state.phase is not flow.Phase.ENDED and self._answered_at is not None:
             self._feed(flow.HungUp())
         self.media.stop()
         self.report.digits = "".join(self.media.digits.digits)
+        self._early.stop()
         for stream in (self._stream, self._announcement):
             if stream is not None:
                 stream.close()
         self._stream = self._announcement = None
-        if not self._answered_at and len(self.media.early) >= MIN_EARLY_AUDIO_S * 16000 \
+        if self.report.announcement is None and not self._answered_at \
+                and len(self.media.early) >= MIN_EARLY_AUDIO_S * 16000 \
                 and self.pool is not None:
             early = self.pool.open(self.call_id + "/early", announcement_grammar())
             early.feed(bytes(self.media.early[:len(self.media.early) // 2 * 2]))
@@ -166,6 +161,44 @@ class CallSession:
             early.close()
             return
         self._finish()
+
+    # -- early media, while ringing -------------------------------------------------------
+    def _watch_early(self) -> None:
+        """Every EARLY_POLL_S while the call rings: the early audio that came since, to
+        the endpointer; a stretch of voice that ended goes to the recogniser."""
+        if self.report.sip is not None or self._answered_at is not None \
+                or self.pool is None or self.report.announcement is not None:
+            self._early.stop()
+            return
+        self._early.take(self.media.early)
+        self._judge_early()
+        self.reactor.callLater(EARLY_POLL_S, self._watch_early)
+
+    def _judge_early(self) -> None:
+        """The next stretch of early voice to the recogniser, one at a time."""
+        if self._early.deciding or not self._early.stretches or self.pool is None:
+            return
+        self._early.deciding = True
+        self._early.judged += 1
+        stream = self.pool.open(self.call_id + "/ringing", announcement_grammar())
+        stream.feed(self._early.stretches.popleft())
+        self._on_future(stream.finish(), self._early_heard)
+        stream.close()
+
+    def _early_heard(self, hypothesis: Hypothesis | BaseException) -> None:
+        self._early.deciding = False
+        if self.report.sip is not None or self._answered_at is not None:
+            return  # the call ended (the whole early media is judged) or was answered
+        meaning = classify(hypothesis.text) if isinstance(hypothesis, Hypothesis) \
+            and hypothesis.confidence >= self.cfg.accept else None
+        if meaning is None or not isinstance(hypothesis, Hypothesis):
+            self._judge_early()
+            return
+        log.info("call %s: carrier announcement while ringing (%s): cancelling",
+                 self.call_id, meaning)
+        self.report.announcement, self.report.heard = meaning, hypothesis.text
+        self._early.stop()
+        self.call.hangup(f"carrier announcement: {meaning}")
 
     def _early_classified(self, hypothesis: Hypothesis | BaseException) -> None:
         if isinstance(hypothesis, Hypothesis) and hypothesis.text \
@@ -175,9 +208,6 @@ class CallSession:
         self._finish()
 
     def _finish(self) -> None:
-        if self._rtp is not None:
-            self._rtp.stopListening()
-            self._rtp = None
         if not self.done.called:
             log.info("call %s: report %s/%s", self.call_id,
                      self.report.sip.outcome if self.report.sip else None,
@@ -185,16 +215,10 @@ class CallSession:
             self.done.callback(self.report)
 
     # -- SIP -----------------------------------------------------------------------------
-    def _early_media(self, description: Any) -> None:
-        self.media.configure((description.address, description.port), description.codec,
-                             description.telephone_event)
-
-    def _sip_answered(self, description: Any) -> None:
-        if description is None:
-            return  # no common codec: the call engine hangs up
-        self._early_media(description)
+    def _sip_answered(self) -> None:
+        """The media already points at the callee and runs (`MediaCall`)."""
         self._answered_at = self.reactor.seconds()
-        self.media.start()
+        self._early.stop()
         self.on_answered()
         if self.pool is not None and self.cfg.announcement_after_answer:
             self._announcement = self.pool.open(self.call_id + "/announcement",
@@ -206,11 +230,14 @@ class CallSession:
     def _watch_media(self) -> None:
         if self.state.phase is flow.Phase.ENDED or self.report.sip is not None:
             return
-        if self.media.stats.received == self._received_mark:
-            self._feed(flow.MediaFailure("no RTP from the citizen for "
+        # audio delivered (or a key), not packets received: packets that all fall on the
+        # floor (a stream the jitter buffer cannot place, a source not latched) are no media
+        delivered = self.media.stats.delivered + len(self.media.digits.digits)
+        if delivered == self._received_mark:
+            self._feed(flow.MediaFailure("no audio from the citizen for "
                                          f"{self.cfg.media_silence_s:g} s"))
             return
-        self._received_mark = self.media.stats.received
+        self._received_mark = delivered
         self.reactor.callLater(self.cfg.media_silence_s, self._watch_media)
 
     # -- the flow ------------------------------------------------------------------------
@@ -253,8 +280,6 @@ class CallSession:
                     round(start, 2), round(now - (self._answered_at or now), 2))
         elif isinstance(action, flow.SaveAnswer):
             self.on_answer(action)
-        elif isinstance(action, flow.ScheduleRetry):
-            self.report.call_later = True
         elif isinstance(action, flow.EndCall):
             self.report.flow_outcome = action.outcome
             self._stop_listening()
@@ -279,7 +304,7 @@ class CallSession:
         self._preroll.clear()
         self._decoding = False
         if listen.question is not None and not listen.keys_only and self.pool is not None:
-            grammar = grammar_for(listen.question)
+            grammar = CONFIRM_GRAMMAR if listen.confirming else grammar_for(listen.question)
             self._complete = complete_phrases(grammar)
             if self._stream is None:
                 self._stream = self.pool.open(self.call_id, grammar, self._partial_heard)
@@ -382,10 +407,18 @@ class CallSession:
         self._decoding = False
         if self._listen is None or self._listen.question is not question:
             return  # the flow moved on (a key, a hang-up) while the engine decoded
+        confirming = self._listen.confirming
         self._stop_listening()
         if isinstance(result, BaseException):
             log.warning("call %s: recognition failed: %s", self.call_id, result)
-            self._feed(flow.Recognised(Intent.UNCLEAR, 0.0))
+            self._feed(flow.Confirmation(None) if confirming
+                       else flow.Recognised(Intent.UNCLEAR, 0.0))
+            return
+        if confirming:
+            yes = confirmation_of(result, self.cfg.confirm)
+            log.info("call %s: heard %r (%.2f) to the read-back: %s", self.call_id,
+                     result.text or result.heard, result.confidence, yes)
+            self._feed(flow.Confirmation(yes, result.text or result.heard))
             return
         understood = understand_hypotheses(result.text, result.confidence,
                                            result.alternatives, question,
@@ -396,8 +429,11 @@ class CallSession:
                             understood.confidence, understood.intent))
         if understood.intent in (Intent.WRONG_PERSON, Intent.CALL_LATER):
             self.report.heard = result.text
+        candidate = doubted_answer(result, understood.intent, understood.confidence,
+                                   question, self.cfg.accept, self.cfg.confirm,
+                                   self.cfg.policy)
         self._feed(flow.Recognised(understood.intent, understood.confidence, understood.also,
-                                   result.text))
+                                   result.text or result.heard, candidate))
 
     def _answer_classified(self, result: Hypothesis | BaseException) -> None:
         if not isinstance(result, Hypothesis) or not result.text \

@@ -1,12 +1,18 @@
-"""The callback campaign: APScheduler 3.x on the Twisted reactor picks due callbacks from
-the store and drives calls through the channel pool, unattended.
+"""The callback campaign: jobs on the Twisted reactor pick due callbacks from the store
+and drive calls through the channel pool, unattended.
 
-Jobs (APScheduler, misfires dropped, never run late):
-- `tick` every few seconds: if the campaign is not paused and a calling window is open
-  now, claim as many numbers' due callbacks as there are free channels and dial them;
-- `plan`: a due callback for every new closure;
-- `heartbeat`: keep this process's claims leased, recover claims of dead processes,
-  report this node.
+Jobs (a `LoopingCall` each, on an injected clock: the reactor, or `task.Clock` in tests):
+- `tick` at start and every `tick_s`: if the campaign is not paused and a calling window
+  is open now, claim as many numbers' due callbacks as there are free channels and dial
+  them;
+- `plan` every `plan_every_s`: a due callback for every new closure;
+- `heartbeat` every lease/3 (at least 1 s): keep this process's claims leased, recover
+  claims of dead processes, report this node.
+
+A job never runs twice at once: a run still going when the next one falls due makes
+that one skipped, not queued (counted in `misfires`); a failed run is logged and the
+job goes on. The job timers are the clock's; the calling windows are the wall clock's
+(`now`), so tests move either without sleeping.
 
 The window is checked again just before each INVITE, so a call held back by the
 channel pool or the call rate never starts after its window closed. Store work runs in
@@ -16,6 +22,7 @@ a thread pool (one thread on SQLite); answers are written in the order they were
 from __future__ import annotations
 
 import logging
+import math
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,23 +30,22 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
-from apscheduler.events import EVENT_JOB_EXECUTED, EVENT_JOB_MISSED, JobExecutionEvent
-from apscheduler.schedulers.twisted import TwistedScheduler
 from sqlalchemy import Engine
 from sqlalchemy.exc import InterfaceError, OperationalError
-from twisted.internet.defer import Deferred, DeferredList, inlineCallbacks
-from twisted.internet.task import deferLater
-from twisted.internet.threads import deferToThreadPool
-from twisted.python.threadpool import ThreadPool
+from twisted.internet.defer import Deferred, DeferredList, inlineCallbacks, maybeDeferred
+from twisted.internet.task import LoopingCall, deferLater
 
 from dialer.callsession import CallReport, CallSession, Heard, Prompts, SessionSettings
-from dialer.channels import Channel, ChannelPool, PoolClosed
-from dialer.media import PortRange
+from dialer.channels import Channel, PoolClosed
+from dialer.defaults import DEFAULT_TARGET
+from dialer.leftdialog import DialogRecord
 from dialer.metrics import Metrics
-from dialer.outcome_of import stored_value, ticket_outcome
-from dialer.sipudp import SipEndpoint
-from dialer.uac import CallSettings
+from dialer.outcome_of import call_quality, stored_value, ticket_outcome
+from dialer.processes import this_process
+from dialer.recovery import Recovery, end_left_calls, recover_claims
+from dialer.trunk import Dialer
 from dialer.windows import TRUNK_FAILURES, CallingWindows, RetryPolicy, first_due, next_attempt
+from dialer.workers import Workers
 from ivr import flow
 from ivr.pool import RecognitionPool
 from store import campaign as state
@@ -48,13 +54,14 @@ from store.callbacks import (
     Claimed,
     TicketDetails,
     claim,
-    count_calls_today,
     extend_leases,
     plan_callbacks,
-    recover,
     release,
     ticket_details,
 )
+from store.caps import Counts, Decision
+from store.dialogs import save_dialog
+from store.enums import AttemptOutcome
 from store.phones import mask_phone
 
 log = logging.getLogger(__name__)
@@ -75,7 +82,7 @@ class CampaignSettings:
     trunk_backoff_s: float = 30.0  # after a trunk failure, no new calls for this long
     store_retry_s: float = 300.0  # how long answers wait for a database that went away
     recordings: Path = Path("var/recordings")
-    target: str = "sip:{number}@127.0.0.1:5060"  # {number}: the citizen's number, dialled
+    target: str = DEFAULT_TARGET  # {number}: the citizen's number, dialled
     dial_prefix: str = ""  # e.g. "0" for an outside line
     routes: tuple[tuple[str, str], ...] = ()  # (number prefix, target) before `target`
     node: str = field(default_factory=lambda: f"{socket.gethostname()}")
@@ -97,22 +104,20 @@ def route(number: str, routes: tuple[tuple[str, str], ...], default: str) -> str
 
 class Campaign:
     def __init__(self, reactor: Any, engine: Engine, settings: CampaignSettings, *,
-                 endpoint: SipEndpoint, channels: ChannelPool, call_settings: CallSettings,
-                 ports: PortRange, bind: str, prepare: PreparePrompts,
+                 dialer: Dialer, workers: Workers, prepare: PreparePrompts,
                  recognition: RecognitionPool | None, session: SessionSettings,
-                 now: Callable[[], datetime], metrics: Metrics | None = None) -> None:
+                 now: Callable[[], datetime], metrics: Metrics | None = None,
+                 clock: Any = None) -> None:
         self.reactor, self.engine, self.settings = reactor, engine, settings
-        self.endpoint, self.channels, self.call_settings = endpoint, channels, call_settings
-        self.ports, self.bind, self.prepare = ports, bind, prepare
+        self.dialer, self.channels, self.workers = dialer, dialer.channels, workers
+        self.prepare = prepare
         self.recognition, self.session, self.now = recognition, session, now
         self.metrics = metrics or Metrics()
-        self.metrics.channels.set(channels.max_channels)
-        single = engine.dialect.name == "sqlite"
-        self.db = ThreadPool(1, 1 if single else 4, name="store")
-        self.tts = ThreadPool(1, 1, name="prompts")
-        self.scheduler = TwistedScheduler(reactor=reactor, timezone="Asia/Shanghai",
-                                          job_defaults={"coalesce": True, "max_instances": 1,
-                                                        "misfire_grace_time": 1})
+        self.metrics.channels.set(self.channels.max_channels)
+        self.clock: Any = reactor if clock is None else clock  # IReactorTime: job timers
+        self.loops: dict[str, LoopingCall] = {}  # job name -> its loop, once started
+        self.loops_done: list[Deferred[Any]] = []  # fire when a loop stopped and its run ended
+        self.ticks = 0  # ticks completed since start
         self.calls: dict[str, Deferred[None]] = {}  # key -> finished
         self.work: set[Deferred[Any]] = set()  # every claimed group until it is settled
         self.dialling = 0  # claimed groups on their way to a channel
@@ -121,10 +126,12 @@ class Campaign:
         self.trunk_ok_at = 0.0
         self.finished: Deferred[None] = Deferred()
         self.on_call_done: Callable[[CallReport], None] = lambda _: None
+        self.process = this_process()
+        self.left_calls: list[Deferred[Any]] = []  # hanging up calls a dead dialer left up
 
     # -- threads --------------------------------------------------------------------------
     def _db(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> Deferred[T]:
-        return deferToThreadPool(self.reactor, self.db, fn, *args, **kwargs)
+        return self.workers.store(fn, *args, **kwargs)
 
     @inlineCallbacks
     def _db_retry(self, fn: Callable[..., T], *args: Any) -> Any:
@@ -149,24 +156,23 @@ class Campaign:
     # -- life -----------------------------------------------------------------------------
     @inlineCallbacks
     def start(self) -> Any:
-        self.db.start()
-        self.tts.start()
-        self.reactor.addSystemEventTrigger("during", "shutdown", self._stop_pools)
         node, now = self.settings.node, self.now()
-        recovered = yield self._db(recover, self.engine, now, node)
+        found: Recovery = yield self._db(recover_claims, self.engine, now, node,
+                                         self.process, restarting=True)
+        recovered = found.recovered
         if recovered.interrupted or recovered.released:
             log.warning("start-up: %d attempts were in progress and closed as interrupted; "
                         "%d callbacks due again, %d already answered", *recovered)
-        yield self._db(state.node_seen, self.engine, node, now, 0, "running", True)
+        self.left_calls.extend(end_left_calls(self.dialer, found.left))
+        yield self._db(state.node_seen, self.engine, node, now, 0, "running", True,
+                       self.process)
         yield self._db(self.plan)
+        if self.stopping:  # stopped while starting: no jobs
+            return
         s = self.settings
-        self.scheduler.add_job(self.tick, "interval", seconds=s.tick_s, id="tick",
-                               next_run_time=datetime.now(self.scheduler.timezone))
-        self.scheduler.add_job(self._plan_job, "interval", seconds=s.plan_every_s, id="plan")
-        self.scheduler.add_job(self._heartbeat, "interval",
-                               seconds=max(1.0, s.lease.total_seconds() / 3), id="heartbeat")
-        self.scheduler.add_listener(self._job_event, EVENT_JOB_EXECUTED | EVENT_JOB_MISSED)
-        self.scheduler.start()
+        self._every("tick", s.tick_s, self._tick_job, now=True)
+        self._every("plan", s.plan_every_s, self._plan_job)
+        self._every("heartbeat", max(1.0, s.lease.total_seconds() / 3), self._heartbeat)
         log.info("campaign started on node %s: %d channels", node, self.channels.max_channels)
 
     def stop(self) -> Deferred[None]:
@@ -174,37 +180,52 @@ class Campaign:
         if not self.stopping:
             self.stopping = True
             log.info("stopping: no new calls; %d in progress finish first", len(self.calls))
-            if self.scheduler.running:
-                self.scheduler.shutdown(wait=False)
+            for loop in self.loops.values():
+                if loop.running:
+                    loop.stop()
             self.channels.close()
-            done: Deferred[Any] = DeferredList(list(self.work))
+            jobs: Deferred[Any] = DeferredList(list(self.loops_done))
+
+            def calls(_: Any) -> Any:  # a tick still running may yet add work: after it
+                return DeferredList(list(self.work))
 
             def last(_: Any) -> Any:
                 return self._db(state.node_seen, self.engine, self.settings.node,
                                 self.now(), 0, "stopped")
 
             def close(_: Any) -> None:
-                self._stop_pools()
                 self.finished.callback(None)
 
-            done.addCallback(last).addBoth(close)
+            jobs.addCallback(calls).addCallback(last).addBoth(close)
         return self.finished
 
-    def _stop_pools(self) -> None:
-        """The pools' threads keep a process alive: stopped by a graceful stop, and by
-        the reactor's shutdown however it came (Ctrl-C, a second signal)."""
-        for pool in (self.db, self.tts):
-            if pool.started:
-                pool.stop()
+    def _every(self, name: str, interval_s: float, job: Callable[[], Deferred[Any]], *,
+               now: bool = False) -> None:
+        """Run `job` every `interval_s` seconds of the clock (at once too if `now`). The
+        loop waits for a run's Deferred, so runs never overlap; the times that fell due
+        meanwhile are skipped and counted, not queued."""
+        loop: LoopingCall
 
-    def _job_event(self, event: JobExecutionEvent) -> None:
-        if event.code == EVENT_JOB_MISSED:
-            self.metrics.misfires.inc()
-            log.info("scheduler: %s missed its time %s; dropped, not run late", event.job_id,
-                     event.scheduled_run_time)
-            return
-        lag = (datetime.now(event.scheduled_run_time.tzinfo) - event.scheduled_run_time)
-        self.metrics.scheduler_lag.set(max(0.0, lag.total_seconds()))
+        def run(due: int) -> Deferred[Any]:
+            self._job_event(name, loop, due)
+            return maybeDeferred(job).addErrback(self._failed, name)
+
+        loop = LoopingCall.withCount(run)
+        loop.clock = self.clock
+        self.loops[name] = loop
+        self.loops_done.append(loop.start(interval_s, now=now).addErrback(self._failed, name))
+
+    def _job_event(self, name: str, loop: LoopingCall, due: int) -> None:
+        """A run starts: `due` is how many of its times have come since the last run
+        started (1 when on time); the lag is how late it starts after the latest one."""
+        if due > 1:
+            self.metrics.misfires.inc(due - 1)
+            log.info("scheduler: %s fell due %d more time(s) while it ran or the reactor "
+                     "was busy; skipped, not queued", name, due - 1)
+        start, every, at = loop.starttime, loop.interval, self.clock.seconds()
+        if start is not None and every:
+            latest = start + math.floor((at - start) / every + 1e-9) * every
+            self.metrics.scheduler_lag.set(max(0.0, at - latest))
 
     # -- jobs ------------------------------------------------------------------------------
     def plan(self) -> int:
@@ -214,19 +235,30 @@ class Campaign:
                               lambda closed: first_due(closed, windows, delay),
                               self.settings.within_days)
 
+    def _tick_job(self) -> Deferred[Any]:
+        def counted(result: Any) -> Any:
+            self.ticks += 1
+            return result
+
+        return self.tick().addBoth(counted)
+
     def _plan_job(self) -> Deferred[Any]:
         return self._db(self.plan).addErrback(self._failed, "plan")
 
     def _heartbeat(self) -> Deferred[Any]:
         now, node, lease = self.now(), self.settings.node, self.settings.lease
 
-        def beat() -> None:
+        def beat() -> Recovery:
             extend_leases(self.engine, node, now, lease)
-            recover(self.engine, now)  # claims of processes that died
+            found = recover_claims(self.engine, now, node, self.process, restarting=False)
             state.node_seen(self.engine, node, now, len(self.calls),
                             "paused" if self.paused else "running")
+            return found
 
-        return self._db(beat).addErrback(self._failed, "heartbeat")
+        def hang_up(found: Recovery) -> None:  # calls of processes that died
+            self.left_calls.extend(end_left_calls(self.dialer, found.left))
+
+        return self._db(beat).addCallback(hang_up).addErrback(self._failed, "heartbeat")
 
     def _failed(self, failure: Any, where: str) -> None:
         self._failed_exc(failure.value, where)
@@ -246,16 +278,14 @@ class Campaign:
         now = self.now()
         if current.paused or not self.settings.windows.allows(now):
             return 0
-        if self.reactor.seconds() < self.trunk_ok_at:
+        if self.clock.seconds() < self.trunk_ok_at:
             return 0
         free = self.channels.max_channels - len(self.calls) - self.dialling
         if free <= 0:
             return 0
-        r = self.settings.retry
         try:
             groups = yield self._db(claim, self.engine, self.settings.node, now, limit=free,
-                                    lease=self.settings.lease, max_attempts=r.max_attempts,
-                                    max_calls_per_day=r.max_calls_per_number_per_day)
+                                    lease=self.settings.lease, caps=self.settings.retry.caps)
         except Exception as exc:
             self._failed_exc(exc, "claim")
             return 0
@@ -284,8 +314,7 @@ class Campaign:
         phone = group[0].phone
         try:
             details = yield self._db(ticket_details, self.engine, [c.ticket_id for c in group])
-            prompts = yield deferToThreadPool(self.reactor, self.tts, self.prepare, details,
-                                              self.now().date())
+            prompts = yield self.workers.engine(self.prepare, details, self.now().date())
             channel: Channel = yield self.channels.acquire()
         except (PoolClosed, Exception) as exc:
             self.dialling -= 1
@@ -317,9 +346,8 @@ class Campaign:
     def _call(self, group: list[Claimed], prompts: Prompts, now: datetime) -> Any:
         s = self.settings
         number = dialled(group[0].phone, s.dial_prefix)
-        call_id = self.endpoint.ids.call_id(self.call_settings.local[0])
-        settings = CallSettings(**{**self.call_settings.__dict__, "call_id": call_id,
-                                   "target": route(number, s.routes, s.target)})
+        call_id = self.dialer.new_call_id()
+        target = route(number, s.routes, s.target)
         recording = s.recordings / now.strftime("%Y-%m-%d") / \
             f"{now:%H%M%S}-{group[0].callback_id}.wav"
         recording.parent.mkdir(parents=True, exist_ok=True)
@@ -348,19 +376,29 @@ class Campaign:
             writes.append(self._write_after(previous, save_answer, self.engine,
                                             attempts[heard.ticket], stored, self.now()))
 
-        session = CallSession(self.reactor, self.endpoint, settings, len(group), prompts,
-                              ports=self.ports, bind=self.bind, recognition=self.recognition,
-                              recording=recording, on_answer=on_answer, on_heard=on_heard,
+        session = CallSession(self.reactor, self.dialer, target, len(group), prompts,
+                              recognition=self.recognition, recording=recording,
+                              call_id=call_id, on_answer=on_answer, on_heard=on_heard,
                               session=self.session)
         attempts.extend((yield self._db(start_attempts, self.engine, group, call_id, s.node,
                                         now)))
+        dialog_writes: list[Deferred[Any]] = []
+
+        def on_dialog(record: DialogRecord | None) -> None:  # what ends it after a crash
+            if record is None:
+                return  # ended: the last record stays, for the record
+            previous = dialog_writes[-1] if dialog_writes else None
+            dialog_writes.append(self._write_after(
+                previous, save_dialog, self.engine, list(attempts), record.to_json()))
+
+        session.call.on_dialog = on_dialog
         log.info("calling %s for %d ticket(s), attempts %s", mask_phone(group[0].phone),
                  len(group), attempts)
         report: CallReport = yield session.start()
-        if writes:
-            yield DeferredList(writes)
+        if writes or dialog_writes:
+            yield DeferredList(writes + dialog_writes)
         if report.sip is not None and report.sip.outcome in TRUNK_FAILURES:
-            self.trunk_ok_at = self.reactor.seconds() + s.trunk_backoff_s
+            self.trunk_ok_at = self.clock.seconds() + s.trunk_backoff_s
             log.warning("trunk failure (%s): no new calls for %g s", report.sip.outcome,
                         s.trunk_backoff_s)
         for index, claimed in enumerate(group):
@@ -371,6 +409,8 @@ class Campaign:
                                  report, index, recording)
         for latency in report.turn_latencies_ms:
             self.metrics.turn_latency.observe(latency / 1000)
+        if report.rtcp is not None:
+            self.metrics.observe_rtcp(report.rtcp)
         self.on_call_done(report)
 
     def _write_after(self, previous: Deferred[Any] | None, fn: Callable[..., Any],
@@ -382,22 +422,21 @@ class Campaign:
         previous.addBoth(lambda _: self._db_retry(fn, *args).chainDeferred(chained))
         return chained
 
-    def _close_attempt(self, attempt_id: int, claimed: Claimed, outcome: str,
+    def _close_attempt(self, attempt_id: int, claimed: Claimed, outcome: AttemptOutcome,
                        report: CallReport, index: int, recording: Path) -> None:
-        """Blocking: the retry decision and the attempt's end, in one go."""
-        now = self.now()
-        counted = outcome not in TRUNK_FAILURES
-        attempts = claimed.attempts + (1 if counted else 0)
-        calls = count_calls_today(self.engine, claimed.phone, now)
-        decision = next_attempt(outcome, now, attempts, calls, claimed.deadline_at,
-                                self.settings.windows, self.settings.retry)
-        if outcome == "call_later" and decision.at is None and not decision.review:
-            decision = next_attempt("no_answer", now, attempts, calls, claimed.deadline_at,
-                                    self.settings.windows, self.settings.retry)
+        """Blocking: the attempt's end and the retry decision in one transaction, the
+        decision made from the attempts and calls today the store reads there."""
+        now, windows, retry = self.now(), self.settings.windows, self.settings.retry
+
+        def decide(counts: Counts) -> Decision:
+            return next_attempt(outcome, now, counts.attempts, counts.calls_today,
+                                claimed.deadline_at, windows, retry)
+
         sip = report.sip
         heard = report.heard or (report.announcement.value if report.announcement else None)
         finish_attempt(self.engine, attempt_id, AttemptEnd(
             outcome, sip.code if sip else None, sip.reason if sip else None, heard or None,
             str(recording) if report.answered else None, report.reason_spans.get(index),
-            decision.at, decision.review, decision.why, counted), now,
+            sip.answered_s if sip else None, outcome not in TRUNK_FAILURES,
+            call_quality(report)), now, decide,
             reopen_on_negative=self.settings.reopen_on_negative)

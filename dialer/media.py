@@ -6,8 +6,12 @@ being played (or silence), takes one frame from the jitter buffer of what the ci
 said, and writes both to its recording. One timer for all calls: with a timer per call,
 200 calls meant 10,000 timer events a second and the reactor fell behind. Internally
 audio is 16-bit linear; G.711 only at the wire, by table lookup.
-Packets from any address but the peer's are dropped (symmetric RTP). RFC 4733 digits go
-through `ivr.dtmf`, one per key press.
+The jitter buffer (`dialer.jitter`) survives media that changes under the call (a new
+SSRC, timestamps jumping either way) and conceals lost frames. After the answer the
+media latches to where the peer's packets really come from (symmetric RTP, for a callee
+behind NAT or an SBC); packets from any other address are dropped and counted. RFC 4733
+digits go through `ivr.dtmf`, one per key press. RTCP (`dialer.rtcpsession`) hears of each
+RTP packet (`on_rtp`) and, multiplexed, of RTCP here (`on_rtcp`; sent by `send_control`).
 """
 
 from __future__ import annotations
@@ -26,18 +30,21 @@ from twisted.internet.error import CannotListenError
 from twisted.internet.protocol import DatagramProtocol
 
 from dialer import g711
+from dialer.jitter import FRAME_BYTES, SAMPLES, JitterBuffer, JitterStats
+from dialer.rtcp import is_rtcp
 from dialer.rtp import RtpError, RtpPacket
 from dialer.sipudp import DelayedCall, ReactorTime
 from ivr.dtmf import EVENTS, DigitReceiver, TelephoneEvent
 
+__all__ = ["FRAME", "FRAME_BYTES", "SAMPLES", "SILENCE", "JitterBuffer", "MediaClock",
+           "MediaSession", "MediaStats", "Playback", "PortRange", "StereoRecorder"]
 log = logging.getLogger(__name__)
 FRAME = 0.02
-SAMPLES = 160
-FRAME_BYTES = SAMPLES * 2
 SILENCE = bytes(FRAME_BYTES)
 EARLY_MAX_BYTES = 60 * 8000 * 2  # a minute of early media is kept, no more
 _RTP_HEADER = struct.Struct("!BBHII")
-_RTP_FIXED = struct.Struct("!xBHI")  # marker/payload type, sequence, timestamp
+_RTP_FIXED = struct.Struct("!xBHII")  # marker/payload type, sequence, timestamp, SSRC
+LATCH_PACKETS = 3  # in sequence from one new source before the media follows it
 
 
 @functools.cache
@@ -84,53 +91,6 @@ class StereoRecorder:
             self._file = None
 
 
-SLOTS = 2**32 // SAMPLES  # 20 ms frame slots in the RTP timestamp's range
-
-
-class JitterBuffer:
-    """Puts 20 ms frames back in order by their RTP timestamp slot (so 10, 20 and 30 ms
-    packets all fit), holding at most `depth` frames for a late one.
-
-    Play-out starts (and restarts after running dry) only once `prefill` frames are in
-    hand: a packet a few milliseconds late must not become a 20 ms hole in an answer.
-    One such hole at the onset of 还没有解决 made PocketSphinx hear 处理好了 (0.74)."""
-
-    def __init__(self, depth: int = 3, prefill: int = 2) -> None:
-        self.depth = depth
-        self.prefill = prefill
-        self._frames: dict[int, bytes] = {}
-        self._next: int | None = None
-        self._primed = False
-        self.late = 0
-        self.underruns = 0
-
-    def push(self, slot: int, pcm: bytes) -> None:
-        if self._next is not None and (slot - self._next) % SLOTS > SLOTS // 2:
-            self.late += 1  # behind what was already played out
-            return
-        self._frames[slot] = pcm
-
-    def pop(self) -> bytes | None:
-        if not self._primed:
-            if len(self._frames) < self.prefill:
-                return None
-            self._primed = True
-        if not self._frames:
-            self._primed = False  # ran dry: wait for `prefill` frames again
-            self.underruns += 1
-            return None
-        if self._next is None:
-            self._next = min(self._frames)
-        frame = self._frames.pop(self._next, None)
-        if frame is None and len(self._frames) >= self.depth:  # give up on the missing one
-            origin = self._next
-            self._next = min(self._frames, key=lambda s: (s - origin) % SLOTS)
-            frame = self._frames.pop(self._next)
-        if frame is not None:
-            self._next = (self._next + 1) % SLOTS
-        return frame
-
-
 @dataclass
 class Playback:
     pcm: bytes
@@ -140,11 +100,13 @@ class Playback:
 
 
 @dataclass
-class MediaStats:
+class MediaStats(JitterStats):
     sent: int = 0
-    received: int = 0
-    dropped_foreign: int = 0
+    received: int = 0  # RTP packets taken from the peer (audio and digits)
+    dropped_foreign: int = 0  # from any address but the peer's (or the latched one)
     damaged: int = 0
+    send_errors: int = 0
+    latched: int = 0  # 1: the media came from elsewhere than the SDP said, and we follow
     worst_lateness_ms: float = 0.0
 
 
@@ -180,22 +142,31 @@ class MediaClock:
             self._timer.cancel()
 
     def _schedule(self) -> None:
-        deadline = self._start + (self._ticks + 1) * FRAME
-        self._timer = self.clock.callLater(max(0.0, deadline - self.clock.seconds()),
-                                           self._tick)
+        wait = self._start + (self._ticks + 1) * FRAME - self.clock.seconds()
+        self._timer = self.clock.callLater(wait if wait > 1e-9 else 0.0, self._tick)
 
     def _tick(self) -> None:
+        """One frame owed, for every call. A late reactor (a GC pause, a starved CPU) owes
+        more: they are played one per reactor pass, never in one loop, so the packets
+        that queued in the kernel meanwhile are read in between. Played in one loop, the
+        buffer ran dry at once and the stall became silence in the citizen's answer: the
+        endpointer ended 已经解决了 after 已 (tests/test_media_stall.py)."""
         now = self.clock.seconds()
-        while self._start + (self._ticks + 1) * FRAME <= now + 1e-9:  # every frame owed
-            lateness = (now - (self._start + (self._ticks + 1) * FRAME)) * 1000
+        due = self._start + (self._ticks + 1) * FRAME
+        if due <= now + 1e-9:
+            lateness = (now - due) * 1000
             self.worst_lateness_ms = max(self.worst_lateness_ms, lateness)
             self._ticks += 1
             for session in list(self.sessions):
                 session.stats.worst_lateness_ms = max(session.stats.worst_lateness_ms,
                                                       lateness)
-                session.frame()
+                try:
+                    session.frame()
+                except Exception:  # one call's fault must not stop every call's media
+                    log.exception("call %s: media stopped", session.call_id)
+                    self.detach(session)
         if self.sessions:
-            self._schedule()
+            self._schedule()  # at once if more are owed: after the reactor reads sockets
 
 
 class MediaSession(DatagramProtocol):
@@ -212,8 +183,18 @@ class MediaSession(DatagramProtocol):
         self.on_audio = on_audio
         self.on_digit = on_digit
         self.digits = DigitReceiver()
-        self.jitter = JitterBuffer()
         self.stats = MediaStats()
+        self.jitter = JitterBuffer(stats=self.stats)
+        self.call_id = ""  # for the logs, once the call has one
+        self.on_rtp: Callable[[int, int, int, bool], None] | None = None  # RTCP's stats
+        self.on_rtcp: Callable[[bytes, tuple[str, int]], None] | None = None  # muxed
+        # symmetric RTP (RFC 4961; Asterisk's rtp_symmetric/comedia): once answered, the
+        # media follows where the peer's packets really come from, then only that source
+        self.latching = True
+        self._latched = False
+        self._candidate: tuple[str, int] | None = None
+        self._candidate_seq = 0
+        self._candidate_run = 0
         self._queue: list[Playback] = []
         self._ssrc = random.getrandbits(32)
         self._sequence = random.getrandbits(16)
@@ -226,6 +207,8 @@ class MediaSession(DatagramProtocol):
     def configure(self, remote: tuple[str, int], codec: int,
                   telephone_event: int | None) -> None:
         """Where the peer's media is, once its SDP is known (early media or answer)."""
+        if remote != self.remote:
+            self._latched = False  # new SDP: a new source may be learnt
         self.remote, self.codec, self.telephone_event = remote, codec, telephone_event
 
     # -- the media clock ---------------------------------------------------------------
@@ -245,9 +228,15 @@ class MediaSession(DatagramProtocol):
         self._timestamp = (self._timestamp + SAMPLES) % 2**32
         transport: Any = self.transport
         if transport is not None and self.remote is not None:
-            transport.write(header + wire, self.remote)
-            self.stats.sent += 1
-        heard = self.jitter.pop() or SILENCE
+            try:
+                transport.write(header + wire, self.remote)
+                self.stats.sent += 1
+            except OSError as exc:  # the peer's address refused by the kernel
+                self.stats.send_errors += 1
+                if self.stats.send_errors == 1:
+                    log.warning("call %s: RTP to %s:%d not sent: %s", self.call_id,
+                                *self.remote, exc)
+        heard = self.jitter.pop() or SILENCE  # real (counted delivered), concealed or none
         if self.recorder is not None:
             self.recorder.write(heard, out)
         if self.on_audio is not None:  # a steady 20 ms stream: silence where none came
@@ -313,12 +302,20 @@ class MediaSession(DatagramProtocol):
 
     # -- receiving ---------------------------------------------------------------------
     def datagramReceived(self, datagram: bytes, addr: Any) -> None:
-        if self.remote is None or (str(addr[0]), int(addr[1])) != self.remote:
-            self.stats.dropped_foreign += 1
+        source = (str(addr[0]), int(addr[1]))
+        if self.on_rtcp is not None and is_rtcp(datagram):  # RFC 5761: RTCP on this port
+            self.on_rtcp(datagram, source)
             return
+        if source != self.remote:
+            if not self._learn(source, datagram):
+                self.stats.dropped_foreign += 1
+                return
+        elif not self._latched and self.running:
+            self._latched = True  # the SDP's address is the source: it stays the one
         if len(datagram) > 12 and datagram[0] == 0x80:  # the usual packet: plain header
-            second, _, timestamp = _RTP_FIXED.unpack_from(datagram)
+            second, sequence, timestamp, ssrc = _RTP_FIXED.unpack_from(datagram)
             payload_type, payload = second & 0x7F, datagram[12:]
+            marker = second > 0x7F
         else:
             try:
                 packet = RtpPacket.parse(datagram)
@@ -328,7 +325,10 @@ class MediaSession(DatagramProtocol):
                 return
             payload_type, timestamp, payload = (packet.payload_type, packet.timestamp,
                                                 packet.payload)
+            sequence, ssrc, marker = packet.sequence, packet.ssrc, packet.marker
         self.stats.received += 1
+        if self.on_rtp is not None and self.running:  # (SSRC, seq, ts, audio?) for RTCP
+            self.on_rtp(ssrc, sequence, timestamp, payload_type == self.codec)
         if payload_type == self.telephone_event:
             digit = self.digits.receive(timestamp, payload)
             if digit is not None and self.on_digit is not None:
@@ -340,18 +340,58 @@ class MediaSession(DatagramProtocol):
         if not self.running:  # early media, before the answer: kept for classification
             self.early += pcm[:max(0, EARLY_MAX_BYTES - len(self.early))]
             return
-        for i in range(0, len(pcm), FRAME_BYTES):  # peers may send 10, 20 or 30 ms
-            self.jitter.push((timestamp // SAMPLES + i // FRAME_BYTES) % SLOTS,
-                             pcm[i:i + FRAME_BYTES].ljust(FRAME_BYTES, b"\0"))
+        jitter = self.jitter
+        if ssrc != jitter.ssrc:
+            log.info("call %s: the peer's media is now SSRC %08x (was %s)", self.call_id,
+                     ssrc, "none" if jitter.ssrc is None else f"{jitter.ssrc:08x}")
+        reorigins = self.stats.reorigins
+        jitter.push_packet(ssrc, sequence, timestamp, marker, pcm)
+        if self.stats.reorigins != reorigins:
+            log.debug("call %s: media re-origined at seq %d ts %d (SSRC %08x)",
+                      self.call_id, sequence, timestamp, ssrc)
+
+    def send_control(self, datagram: bytes) -> None:
+        """RTCP multiplexed on this port (RFC 5761), to where the media goes (OSError)."""
+        transport: Any = self.transport
+        if transport is not None and self.remote is not None:
+            transport.write(datagram, self.remote)
+
+    def sender_info(self) -> tuple[int, int]:
+        """(SSRC, RTP timestamp of the next frame) of our stream, for RTCP's SR."""
+        return self._ssrc, self._timestamp
+
+    def _learn(self, source: tuple[str, int], datagram: bytes) -> bool:
+        """A packet from elsewhere than the peer's address: True if the media now follows
+        it (symmetric RTP latching; `LATCH_PACKETS` in sequence from that one source,
+        after the answer, before anything came from the SDP's address)."""
+        if not self.latching or self._latched or not self.running or self.remote is None \
+                or not source[1] or len(datagram) < 12 or datagram[0] >> 6 != 2:
+            return False
+        sequence = int.from_bytes(datagram[2:4], "big")
+        if source == self._candidate and sequence == (self._candidate_seq + 1) % 65536:
+            self._candidate_run += 1
+        else:
+            self._candidate, self._candidate_run = source, 1
+        self._candidate_seq = sequence
+        if self._candidate_run < LATCH_PACKETS:
+            return False
+        log.info("call %s: RTP latched to %s:%d (the SDP said %s:%d)", self.call_id,
+                 source[0], source[1], *self.remote)
+        self.remote, self._latched = source, True
+        self.stats.latched = 1
+        return True
 
 
 @dataclass
 class PortRange:
-    """RTP ports from configuration; even ports only (RTCP would take the odd one)."""
+    """RTP ports from configuration; even ports only (RTCP takes the odd one above)."""
 
     low: int = 20000
     high: int = 20999
     _next: int = field(default=0, init=False)
+    # port -> until when it is not handed out: a dead process's call may still be sending
+    # to it (`quarantine`); inf until that call is known ended
+    held: dict[int, float] = field(default_factory=dict, init=False)
 
     def candidates(self) -> list[int]:
         ports = list(range(self.low + self.low % 2, self.high + 1, 2))
@@ -359,9 +399,19 @@ class PortRange:
         self._next += 1
         return ports[start:] + ports[:start]
 
-    def listen(self, reactor: Any, protocol: DatagramProtocol, interface: str) -> Any:
-        """Bind `protocol` to the first free port of the range; None if all are taken."""
+    def quarantine(self, port: int, until: float) -> None:
+        """Hand `port` to no call before `until` (clock seconds)."""
+        self.held[port - port % 2] = until
+
+    def listen(self, reactor: Any, protocol: DatagramProtocol, interface: str,
+               now: float = 0.0) -> Any:
+        """Bind `protocol` to the first free port of the range that is not held in
+        quarantine at `now`; None if all are taken."""
+        for until in [p for p, t in self.held.items() if t <= now]:
+            del self.held[until]
         for port in self.candidates():
+            if port in self.held:
+                continue
             try:
                 return reactor.listenUDP(port, protocol, interface=interface)
             except (OSError, CannotListenError):  # twisted's is not an OSError

@@ -3,7 +3,29 @@ tests can make several)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Mapping
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import CounterMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from dialer.rtcpsession import RtcpSummary
+
+
+class _Dropped(Collector):
+    """The SIP endpoint's `dropped` counts, read when scraped: the endpoint counts in a
+    plain dict (no Prometheus on the datagram path) and stays testable without it."""
+
+    def __init__(self, counts: Callable[[], Mapping[str, int]]) -> None:
+        self.counts = counts
+
+    def collect(self) -> Iterable[Metric]:
+        family = CounterMetricFamily(
+            "huifang_sip_dropped", "SIP datagrams that changed nothing, by reason "
+            "(damaged, foreign_source, no_transaction, ...)", labels=["reason"])
+        for reason, count in sorted(self.counts().items()):
+            family.add_metric([reason], count)
+        yield family
 
 
 class Metrics:
@@ -34,3 +56,30 @@ class Metrics:
                          registry=r)
         self.errors = Counter("huifang_errors", "Errors by where they happened", ["where"],
                               registry=r)
+        self.rtcp_jitter = Histogram(
+            "huifang_rtcp_jitter_seconds", "Interarrival jitter of the citizen's audio, per "
+            "call (RTCP, RFC 3550 A.8)", buckets=(0.001, 0.0025, 0.005, 0.01, 0.02, 0.04,
+                                                  0.08, 0.16, 0.32), registry=r)
+        self.rtcp_rtt = Histogram(
+            "huifang_rtcp_rtt_seconds", "Round trip to the trunk, per call, from its RTCP "
+            "reports on ours", buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.4, 0.8, 1.6),
+            registry=r)
+        self.rtcp_lost = Counter("huifang_rtcp_packets_lost", "RTP packets of the citizens' "
+                                 "audio lost on the way (RTCP)", registry=r)
+        self.rtcp_expected = Counter("huifang_rtcp_packets_expected", "RTP packets of the "
+                                     "citizens' audio expected (RTCP; lost / expected is "
+                                     "the loss rate)", registry=r)
+
+    def observe_rtcp(self, summary: RtcpSummary) -> None:
+        """One ended call's RTCP figures."""
+        if summary.jitter_ms is not None:
+            self.rtcp_jitter.observe(summary.jitter_ms / 1000)
+        if summary.rtt_ms is not None:
+            self.rtcp_rtt.observe(summary.rtt_ms / 1000)
+        self.rtcp_lost.inc(summary.packets_lost or 0)
+        self.rtcp_expected.inc(summary.packets_expected)
+
+    def watch_sip_drops(self, counts: Callable[[], Mapping[str, int]]) -> None:
+        """Export a SIP endpoint's drop counts: `metrics.watch_sip_drops(lambda:
+        dialer.endpoint.dropped)`. Once per registry."""
+        self.registry.register(_Dropped(counts))

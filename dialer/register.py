@@ -1,7 +1,8 @@
 """Optional REGISTER with refresh (RFC 3261 §10), for trunks that want it; others
 authenticate by IP and need none. A pure state machine like the call's: `step(event)
 -> actions`, the same Send / SetTimer / StopTimer actions, the non-INVITE transaction's
-timers E and F, digest on 401/407, refresh before expiry, retry after failure.
+timers E and F, digest on 401/407 (once more on `stale=true`), refresh before expiry,
+retry after failure. Responses count only from the registrar, for our open REGISTER.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import enum
 import logging
 from dataclasses import dataclass, field
 
+from dialer.dialog import Drop, from_any
 from dialer.digest import Challenge, DigestError, authorization
 from dialer.sipmessage import SipMessage, SipParseError, param
 from dialer.uac import (
@@ -18,6 +20,7 @@ from dialer.uac import (
     Action,
     Address,
     Credentials,
+    Dropped,
     Ids,
     Received,
     Send,
@@ -69,6 +72,7 @@ class Registration:
     granted: int = 0  # seconds the registrar granted
     last_status: int = 0
     auth_tried: bool = False
+    stale_retried: bool = False
     _pending: SipMessage | None = None
     _timer_e: float = T1
     _expires: int = field(default=0)
@@ -78,7 +82,7 @@ class Registration:
             if not self.call_id:
                 self.call_id = self.ids.call_id(self.settings.local[0])
                 self.tag = self.ids.tag()
-            self.auth_tried = False
+            self.auth_tried = self.stale_retried = False
             return self._send(self.settings.expires)
         if isinstance(event, Unregister):
             if self.state in (RegState.REGISTERED, RegState.REGISTERING):
@@ -89,6 +93,8 @@ class Registration:
         if isinstance(event, TimerFired):
             return self._on_timer(event.name)
         if isinstance(event, Received) and not event.message.is_request:
+            if not from_any(event.source, [self.settings.registrar]):
+                return [Dropped(Drop.FOREIGN_SOURCE)]
             return self._on_response(event.message)
         return []
 
@@ -124,7 +130,7 @@ class Registration:
             log.warning("registration to %s:%d: no response", *self.settings.registrar)
             return self._failed(408)
         if name in ("refresh", "retry") and self.state is not RegState.STOPPED:
-            self.auth_tried = False
+            self.auth_tried = self.stale_retried = False
             return self._send(self.settings.expires)
         return []
 
@@ -138,19 +144,27 @@ class Registration:
     def _on_response(self, m: SipMessage) -> list[Action]:
         pending = self._pending
         try:
-            if pending is None or m.cseq != pending.cseq or m.status < 200:
-                return [StopTimer("E")] if pending is not None and m.status < 200 else []
+            if pending is None or m.cseq != pending.cseq or m.branch != pending.branch:
+                return [Dropped(Drop.NO_TRANSACTION)]
+            if m.status < 200:
+                return []  # a provisional: timer E goes on (at T2), F still runs
         except SipParseError:
-            return []
+            return [Dropped(Drop.DAMAGED)]
         self._pending = None
         stops: list[Action] = [StopTimer("E"), StopTimer("F")]
-        if m.status in (401, 407) and self.settings.credentials and not self.auth_tried:
+        if m.status in (401, 407) and self.settings.credentials:
             header = "WWW-Authenticate" if m.status == 401 else "Proxy-Authenticate"
             try:
                 challenge = Challenge.parse(m.header(header))
             except (DigestError, SipParseError) as exc:
                 log.warning("registration: bad challenge: %s", exc)
                 return stops + self._failed(m.status)
+            # a second challenge is a refusal, unless it says our nonce went stale
+            # (RFC 2617 §3.2.1): then one more try with the new nonce
+            if self.auth_tried and (not challenge.stale or self.stale_retried):
+                log.warning("registration refused: %d %s", m.status, m.reason)
+                return stops + self._failed(m.status)
+            self.stale_retried = self.auth_tried
             self.auth_tried = True
             c = self.settings.credentials
             r = self.settings.registrar

@@ -1,5 +1,6 @@
 """SDP offer/answer for one audio stream (RFC 3264, RFC 4566): PCMU, PCMA and
-telephone-event. Pure."""
+telephone-event; where the peer wants RTCP (RFC 3605 `a=rtcp:`, RFC 5761 `a=rtcp-mux`).
+Pure."""
 
 from __future__ import annotations
 
@@ -22,6 +23,16 @@ class MediaDescription:
     rtpmap: dict[int, str] = field(default_factory=dict)  # pt -> "NAME/rate"
     direction: str = "sendrecv"
     ptime: int = 20
+    rtcp_mux: bool = False  # RFC 5761: RTCP on the RTP port
+    rtcp_port: int | None = None  # RFC 3605; None: the RTP port + 1
+    rtcp_address: str | None = None  # RFC 3605's optional address; None: the stream's
+
+    @property
+    def rtcp(self) -> tuple[str, int]:
+        """Where RTCP goes for this stream (RFC 3550 §11, RFC 3605, RFC 5761)."""
+        if self.rtcp_mux:
+            return self.address, self.port
+        return self.rtcp_address or self.address, self.rtcp_port or self.port + 1
 
     @property
     def codec(self) -> int | None:
@@ -48,13 +59,14 @@ class MediaDescription:
 
 
 def offer(address: str, port: int, session_id: int, version: int = 1,
-          codecs: tuple[int, ...] = (PCMU, PCMA)) -> bytes:
+          codecs: tuple[int, ...] = (PCMU, PCMA), rtcp_mux: bool = False) -> bytes:
     payloads = " ".join(str(p) for p in (*codecs, TELEPHONE_EVENT))
     lines = ["v=0", f"o=huifang {session_id} {version} IN IP4 {address}", "s=huifang",
              f"c=IN IP4 {address}", "t=0 0", f"m=audio {port} RTP/AVP {payloads}"]
     lines += [f"a=rtpmap:{p} {CODECS[p]}/8000" for p in codecs]
     lines += [f"a=rtpmap:{TELEPHONE_EVENT} telephone-event/8000",
               f"a=fmtp:{TELEPHONE_EVENT} 0-16", "a=ptime:20", "a=sendrecv"]
+    lines += ["a=rtcp-mux"] if rtcp_mux else []
     return ("\r\n".join(lines) + "\r\n").encode("ascii")
 
 
@@ -68,6 +80,7 @@ def parse(body: bytes) -> MediaDescription:
     media: dict[str, object] | None = None
     rtpmap: dict[int, str] = {}
     direction, ptime = "sendrecv", 20
+    rtcp_mux, rtcp_port, rtcp_address = False, None, ""
     for number, raw in enumerate(text.splitlines(), start=1):
         line = raw.strip()
         if len(line) < 2 or line[1] != "=":
@@ -105,6 +118,14 @@ def parse(body: bytes) -> MediaDescription:
                 direction = name
             elif name == "ptime" and rest.strip().isdigit():
                 ptime = int(rest)
+            elif name == "rtcp-mux":
+                rtcp_mux = True
+            elif name == "rtcp":  # port [IN IP4 address]
+                parts = rest.split()
+                if parts and parts[0].isdigit() and 0 < int(parts[0]) < 65536:
+                    rtcp_port = int(parts[0])
+                    if len(parts) == 4 and parts[1:3] == ["IN", "IP4"]:
+                        rtcp_address = parts[3]
     if media is None:
         raise SdpError("SDP has no audio stream")
     address = str(media.get("address") or session_address)
@@ -114,4 +135,5 @@ def parse(body: bytes) -> MediaDescription:
     assert isinstance(payloads, tuple)
     port = media["port"]
     assert isinstance(port, int)
-    return MediaDescription(address, port, payloads, rtpmap, direction, ptime)
+    return MediaDescription(address, port, payloads, rtpmap, direction, ptime, rtcp_mux,
+                            rtcp_port, rtcp_address or None)

@@ -24,7 +24,8 @@ _REQUEST = re.compile(r"([A-Za-z!%*_+`'~.-]+) (\S+) SIP/2\.0")
 
 
 class SipParseError(ValueError):
-    """A message that is not SIP, or is damaged: the text says what and where."""
+    """A message that is not SIP, or is damaged: the text says what and where, never what
+    the message held (a URI or a header may hold a citizen's number)."""
 
 
 def canonical(name: str) -> str:
@@ -56,7 +57,7 @@ class SipMessage:
     def header(self, name: str) -> str:
         value = self.get(name)
         if value is None:
-            raise SipParseError(f"{self.first_line()}: no {name} header")
+            raise SipParseError(f"{self.method or self.status}: no {name} header")
         return value
 
     def values(self, name: str) -> list[str]:
@@ -98,7 +99,7 @@ class SipMessage:
         try:
             return int(number), method.strip().upper()
         except ValueError as exc:
-            raise SipParseError(f"bad CSeq {self.header('CSeq')!r}") from exc
+            raise SipParseError("bad CSeq") from exc
 
     @property
     def branch(self) -> str:
@@ -153,7 +154,7 @@ class SipMessage:
         elif (m := _REQUEST.fullmatch(first)) is not None:
             message.method, message.uri = m.group(1).upper(), m.group(2)
         else:
-            raise SipParseError(f"line 1 is neither a request nor a status line: {first[:80]!r}")
+            raise SipParseError("line 1 is neither a request nor a status line")
         for number, line in enumerate(lines[1:], start=2):
             if line[:1] in (" ", "\t"):  # folded continuation
                 if not message.headers:
@@ -163,21 +164,21 @@ class SipMessage:
                 continue
             name, colon, value = line.partition(":")
             if not colon or not name.strip() or " " in name.strip():
-                raise SipParseError(f"line {number}: not a header: {line[:80]!r}")
+                raise SipParseError(f"line {number}: not a header")
             message.headers.append((name.strip(), value.strip()))
         length = message.get("Content-Length")
         if length is not None:
             try:
                 n = int(length)
             except ValueError as exc:
-                raise SipParseError(f"Content-Length {length!r} is not a number") from exc
+                raise SipParseError("Content-Length is not a number") from exc
             if n > len(body):
                 raise SipParseError(f"Content-Length {n} but only {len(body)} body bytes")
             body = body[:n]
         message.body = body
         for required in ("Call-ID", "CSeq", "From", "To", "Via"):
             if message.get(required) is None:
-                raise SipParseError(f"{message.first_line()}: no {required} header")
+                raise SipParseError(f"{message.method or message.status}: no {required} header")
         message.cseq  # noqa: B018 - validates
         return message
 
@@ -229,7 +230,7 @@ class NameAddr:
             display, _, rest = value.partition("<")
             uri, close, params = rest.partition(">")
             if not close:
-                raise SipParseError(f"unclosed <> in {value!r}")
+                raise SipParseError("unclosed <> in a name-addr")
             return cls(uri.strip(), display.strip().strip('"'), params.strip())
         uri, semi, params = value.partition(";")
         return cls(uri.strip(), "", f"{semi}{params}" if semi else "")

@@ -1,9 +1,13 @@
 """SIP over UDP on Twisted's reactor: one socket, every call's state machine behind it.
 
 The protocol writes only to its transport; timers come from the injected reactor clock
-(tests pass `task.Clock`). Damaged datagrams are counted and logged with their source,
-never allowed to disturb a call. OPTIONS is answered so that trunks that keep-alive see
-us alive; requests for calls we do not know get 481.
+(tests pass `task.Clock`). What changes nothing (damaged datagrams, messages from
+addresses that are not the call's peer, responses of no transaction, ...) is counted by
+reason in `SipEndpoint.dropped`, and logged as a summary at most once every
+`DROP_LOG_S` seconds: a flood of forged datagrams neither disturbs a call nor fills the
+disk, and no datagram's bytes (which may hold a phone number) reach the log. OPTIONS is
+answered so that trunks that keep-alive see us alive; requests for calls we do not know
+get 481.
 """
 
 from __future__ import annotations
@@ -17,17 +21,23 @@ from typing import Any, Protocol
 from twisted.internet.defer import Deferred
 from twisted.internet.protocol import DatagramProtocol
 
+from dialer.dialog import ALLOW, Drop
 from dialer.register import Register, Registration, RegistrationSettings, Unregister
 from dialer.sipmessage import SipMessage, SipParseError
+from dialer.siptcp import Streams
 from dialer.uac import (
     Action,
+    Address,
     Answered,
     CallSettings,
+    Digit,
+    Dropped,
     EarlyMedia,
     Ended,
     Event,
     Hangup,
     Ids,
+    MediaChanged,
     OutboundCall,
     Received,
     Send,
@@ -41,6 +51,7 @@ from dialer.uac import (
 
 log = logging.getLogger(__name__)
 TIMER_D = 32.0
+DROP_LOG_S = 60.0  # at most one summary line of dropped datagrams this often
 MediaHandler = Callable[[Any], None]
 
 
@@ -103,21 +114,40 @@ class CallRunner:
     done: Deferred[CallResult]
     on_answered: MediaHandler | None = None
     on_early_media: MediaHandler | None = None
+    on_digit: Callable[[str], None] | None = None  # keys that came as SIP INFO
+    on_media_changed: MediaHandler | None = None  # a re-INVITE or UPDATE moved the media
+    # the dialog changed (INVITE sent again, answered, CSeq moved on): for writing down
+    # what would end it after a crash (`dialer/leftdialog.py`)
+    on_dialog: Callable[[OutboundCall], None] | None = None
     started: float = 0.0
     first_response: float | None = None
     answered: float | None = None
     timers: Timers = field(init=False)
+    _dialog: tuple[object, ...] = ()
 
     def __post_init__(self) -> None:
         self.timers = Timers(self.endpoint.clock, self.feed)
 
+    def note_dialog(self) -> None:
+        """Tell `on_dialog` when what would end the dialog has changed."""
+        call = self.call
+        key = (id(call.invite), call.answered, call.remote_tag, call.cseq, call.state)
+        if self.on_dialog is not None and key != self._dialog:
+            self._dialog = key
+            self.on_dialog(call)
+
     def feed(self, event: Event) -> None:
         now = self.endpoint.clock.seconds()
-        if isinstance(event, Received) and not event.message.is_request \
-                and self.first_response is None:
-            self.first_response = now
-        for action in self.call.step(event):
+        actions = self.call.step(event)
+        dropped = [a for a in actions if isinstance(a, Dropped)]
+        if isinstance(event, Received):
+            for drop in dropped:
+                self.endpoint.drop(drop.reason, event.source, event.size)
+            if not dropped and not event.message.is_request and self.first_response is None:
+                self.first_response = now  # the first response that was the call's own
+        for action in actions:
             self.run(action)
+        self.note_dialog()
 
     def run(self, action: Action) -> None:
         clock = self.endpoint.clock
@@ -129,6 +159,15 @@ class CallRunner:
             self.timers.stop(action.name)
         elif isinstance(action, EarlyMedia) and self.on_early_media:
             self.on_early_media(action.media)
+        elif isinstance(action, MediaChanged):
+            log.info("call %s: the peer moved its media to %s:%d", self.call.call_id,
+                     action.media.address, action.media.port)
+            if self.on_media_changed:
+                self.on_media_changed(action.media)
+        elif isinstance(action, Digit):
+            log.info("call %s: key %s by SIP INFO", self.call.call_id, action.digit)
+            if self.on_digit:
+                self.on_digit(action.digit)
         elif isinstance(action, Answered):
             self.answered = clock.seconds()
             if self.on_answered:
@@ -154,8 +193,8 @@ class CallRunner:
         if not self.done.called:
             self.done.callback(result)
 
-    def hangup(self) -> None:
-        self.feed(Hangup())
+    def hangup(self, reason: str = "") -> None:
+        self.feed(Hangup(reason))
 
 
 @dataclass
@@ -169,7 +208,9 @@ class RegistrationRunner:
 
     def feed(self, event: object) -> None:
         for action in self.registration.step(event):
-            if isinstance(action, Send):
+            if isinstance(action, Dropped) and isinstance(event, Received):
+                self.endpoint.drop(action.reason, event.source, event.size)
+            elif isinstance(action, Send):
                 self.endpoint.send(action.message, action.to, None)
             elif isinstance(action, SetTimer):
                 self.timers.set(action.name, action.seconds)
@@ -187,8 +228,37 @@ class SipEndpoint(DatagramProtocol):
         self.host = host
         self.ids = Ids(token)
         self.calls: dict[str, CallRunner | RegistrationRunner] = {}
-        self.garbled = 0
+        self.dropped: dict[str, int] = {}  # datagrams that changed nothing, by reason
         self.sent = 0
+        self._unlogged: dict[str, int] | None = None  # drops since the last log line
+        self.streams: Streams | None = None  # TCP and TLS (dialer/siptcp.py), when set
+
+    @property
+    def garbled(self) -> int:
+        """Datagrams that were not SIP or were damaged."""
+        return self.dropped.get(Drop.DAMAGED, 0)
+
+    def drop(self, reason: str, source: Address, size: int) -> None:
+        """Count a datagram that changed nothing. The first after a quiet spell is logged
+        at once (reason, source and size: never its bytes), the rest in one summary line
+        per DROP_LOG_S seconds."""
+        self.dropped[reason] = self.dropped.get(reason, 0) + 1
+        if self._unlogged is not None:
+            self._unlogged[reason] = self._unlogged.get(reason, 0) + 1
+            return
+        log.warning("dropped a SIP datagram of %d bytes from %s:%d: %s", size, *source,
+                    reason)
+        self._unlogged = {}
+        self.clock.callLater(DROP_LOG_S, self._log_drops)
+
+    def _log_drops(self) -> None:
+        unlogged, self._unlogged = self._unlogged or {}, None
+        if not unlogged:
+            return  # quiet for a whole spell: the next drop is logged at once again
+        log.warning("dropped %d more SIP datagrams in %.0f s: %s", sum(unlogged.values()),
+                    DROP_LOG_S, ", ".join(f"{n} {why}" for why, n in sorted(unlogged.items())))
+        self._unlogged = {}
+        self.clock.callLater(DROP_LOG_S, self._log_drops)
 
     @property
     def port(self) -> int:
@@ -196,15 +266,25 @@ class SipEndpoint(DatagramProtocol):
         return int(transport.getHost().port)
 
     def place_call(self, settings: CallSettings, on_answered: MediaHandler | None = None,
-                   on_early_media: MediaHandler | None = None) -> CallRunner:
+                   on_early_media: MediaHandler | None = None, *,
+                   on_digit: Callable[[str], None] | None = None,
+                   on_media_changed: MediaHandler | None = None,
+                   on_dialog: Callable[[OutboundCall], None] | None = None) -> CallRunner:
         """Start a call; `runner.done` fires with its CallResult."""
         call = OutboundCall(settings, self.ids)
-        runner = CallRunner(self, call, Deferred(), on_answered, on_early_media,
-                            started=self.clock.seconds())
+        runner = CallRunner(self, call, Deferred(), on_answered, on_early_media, on_digit,
+                            on_media_changed, on_dialog, started=self.clock.seconds())
         actions = call.step(Start())
         self.calls[call.call_id] = runner
         for action in actions:
             runner.run(action)
+        runner.note_dialog()
+        return runner
+
+    def adopt(self, call: OutboundCall) -> CallRunner:
+        """Drive a call rebuilt from a record (`dialer/leftdialog.py`), to hang it up."""
+        runner = CallRunner(self, call, Deferred(), started=self.clock.seconds())
+        self.calls[call.call_id] = runner
         return runner
 
     def register(self, settings: RegistrationSettings) -> RegistrationRunner:
@@ -214,6 +294,19 @@ class SipEndpoint(DatagramProtocol):
         return runner
 
     def send(self, message: SipMessage, to: tuple[str, int], runner: CallRunner | None) -> None:
+        """Over the transport `self.streams` chooses (TCP, TLS), else over UDP."""
+        if self.streams is not None:
+            def failed(why: str) -> None:
+                if runner is not None:
+                    self.clock.callLater(0, runner.feed, TransportError(why))
+
+            if self.streams.send(message, to, failed):
+                self.sent += 1
+                return
+        self.send_udp(message, to, runner)
+
+    def send_udp(self, message: SipMessage, to: tuple[str, int],
+                 runner: CallRunner | None = None) -> None:
         try:
             transport: Any = self.transport
             transport.write(message.serialize(), to)
@@ -224,19 +317,25 @@ class SipEndpoint(DatagramProtocol):
                 self.clock.callLater(0, runner.feed, TransportError(str(exc)))
 
     def datagramReceived(self, datagram: bytes, addr: Any) -> None:
+        self.receive(datagram, (str(addr[0]), int(addr[1])))
+
+    def receive(self, datagram: bytes, source: Address) -> None:
         if not datagram.strip():
             return  # CRLF keep-alive
-        source = (str(addr[0]), int(addr[1]))
         try:
             message = SipMessage.parse(datagram)
-        except SipParseError as exc:
-            self.garbled += 1
-            log.warning("dropped a damaged SIP datagram from %s:%d: %s", *source, exc)
+        except SipParseError:
+            self.drop(Drop.DAMAGED, source, len(datagram))
             return
+        self.dispatch(message, source, len(datagram))
+
+    def dispatch(self, message: SipMessage, source: Address, size: int) -> None:
+        """A datagram's message, or one framed off a TCP/TLS connection (`source`: the
+        peer as `dialer/siptcp.py` names it)."""
         runner = self.calls.get(message.call_id)
         if message.is_request and message.method == "OPTIONS" and runner is None:
             reply = response_to(message, 200, "OK", to_tag=self.ids.tag())
-            reply.add("Allow", "INVITE, ACK, CANCEL, BYE, OPTIONS")
+            reply.add("Allow", ALLOW)
             reply.add("Accept", "application/sdp")
             self.send(reply, source, None)
             return
@@ -244,6 +343,7 @@ class SipEndpoint(DatagramProtocol):
             if message.is_request and message.method != "ACK":
                 self.send(response_to(message, 481, "Call/Transaction Does Not Exist"),
                           source, None)
+            elif not message.is_request:
+                self.drop(Drop.UNKNOWN_CALL, source, size)
             return
-        runner.feed(Received(message, source))
-
+        runner.feed(Received(message, source, size))

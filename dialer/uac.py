@@ -1,27 +1,73 @@
 """One outbound call as a pure state machine: `step(event) -> actions`.
 
 The INVITE client transaction (RFC 3261 §17.1.1: timers A, B, D), the dialog it makes,
-CANCEL at the ring timeout, BYE either way, digest authentication on 401/407, and the
-non-INVITE transactions for CANCEL and BYE (timers E, F; K is zero on UDP for our use,
-as nothing is absorbed after a final response to BYE). Nothing here touches a socket or
-a clock: timers are named actions that the driver schedules and feeds back as events.
+CANCEL at the ring timeout, BYE either way, digest authentication on 401/407 (one more
+try on `stale=true`), and the non-INVITE transactions for CANCEL and BYE (timers E, F; K
+is zero on UDP for our use, as nothing is absorbed after a final response to BYE).
+Session timers (RFC 4028: our refreshes, the peer's, 422 and expiry) are
+`dialer/sessiontimer.py`'s; this machine routes their timers, responses and requests.
+Nothing here touches a socket or a clock: timers are named actions that the driver
+schedules and feeds back as events.
+
+Nothing that arrives changes the call until it is matched to it (`dialer/dialog.py`):
+every message must come from the call's peer; a response must belong to an open client
+transaction (branch, CSeq number and method); a request must carry both of the dialog's
+tags and a CSeq above the last one. After the answer, a 200 with the dialog's tag is a
+retransmission (ACKed again, its SDP never read), a 200 with another tag is a forked
+dialog (ACKed and BYEd once, RFC 3261 §13.2.2.4), and a 1xx or a non-2xx final is
+dropped. What is dropped is said with a `Dropped` action, for the endpoint to count.
 """
 
 from __future__ import annotations
 
 import enum
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from dialer import sdp
+from dialer import sessiontimer as st
+from dialer.dialog import ALLOW, Drop, PeerRequests, dialog_parts, from_any
 from dialer.digest import Challenge, DigestError, authorization
 from dialer.outcomes import Outcome, classify
+from dialer.sipactions import (
+    T1,
+    T2,
+    Action,
+    Address,
+    Answered,
+    CallSettings,
+    Credentials,
+    Digit,
+    Dropped,
+    EarlyMedia,
+    Ended,
+    Event,
+    Hangup,
+    Ids,
+    MediaChanged,
+    Received,
+    Send,
+    SetTimer,
+    Start,
+    StopTimer,
+    TimerFired,
+    TransportError,
+    ack_of_non_2xx,
+    cancel_of,
+    response_to,
+    target_address,
+)
 from dialer.sipmessage import NameAddr, SipMessage, SipParseError
 
+__all__ = ["T1", "T2", "Action", "Address", "Answered", "CallSettings", "Credentials",
+           "Digit", "Dropped", "EarlyMedia", "Ended", "Event", "Hangup", "Ids",
+           "MediaChanged", "OutboundCall", "Received", "Send", "SetTimer", "Start", "State",
+           "StopTimer", "TimerFired", "TransportError", "response_to", "target_address"]
+
 log = logging.getLogger(__name__)
-T1, T2 = 0.5, 4.0
-Address = tuple[str, int]
+MAX_REACKS = 16  # a callee retransmits its 200 about 10 times before giving up (64*T1)
+MAX_FORKS = 4  # other dialogs of one INVITE that we ACK and BYE
+MAX_EARLY = 8  # early dialogs remembered (tags of 1xx)
 
 
 class State(enum.StrEnum):
@@ -34,117 +80,7 @@ class State(enum.StrEnum):
     ENDED = "ended"
 
 
-# -- events ----------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Start:
-    pass
-
-
-@dataclass(frozen=True)
-class Received:
-    message: SipMessage
-    source: Address
-
-
-@dataclass(frozen=True)
-class TimerFired:
-    name: str
-
-
-@dataclass(frozen=True)
-class Hangup:
-    pass
-
-
-@dataclass(frozen=True)
-class TransportError:
-    reason: str
-
-
-Event = Start | Received | TimerFired | Hangup | TransportError
-
-
-# -- actions ---------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Send:
-    message: SipMessage
-    to: Address
-
-
-@dataclass(frozen=True)
-class SetTimer:
-    name: str
-    seconds: float
-
-
-@dataclass(frozen=True)
-class StopTimer:
-    name: str
-
-
-@dataclass(frozen=True)
-class EarlyMedia:
-    media: sdp.MediaDescription
-
-
-@dataclass(frozen=True)
-class Answered:
-    media: sdp.MediaDescription | None
-
-
-@dataclass(frozen=True)
-class Ended:
-    outcome: Outcome
-    code: int  # the final SIP status (0 when there was none)
-    reason: str
-    by: str  # "local", "remote" or "network"
-
-
-Action = Send | SetTimer | StopTimer | EarlyMedia | Answered | Ended
-
-
-@dataclass(frozen=True)
-class Credentials:
-    username: str
-    password: str
-
-
-@dataclass
-class CallSettings:
-    target: str  # request URI, sip:1001@127.0.0.1:5090
-    local: Address  # where our SIP socket listens (Via, Contact)
-    media_port: int
-    caller: str = "sip:huifang@127.0.0.1"  # From
-    proxy: Address | None = None  # outbound proxy; else the target's host and port
-    ring_timeout: float = 30.0
-    credentials: Credentials | None = None
-    user_agent: str = "huifang"
-    call_id: str = ""  # chosen beforehand (the campaign stores it before dialling); else new
-
-
-@dataclass
-class Ids:
-    """Fresh identifiers: random, so they never repeat across restarts."""
-
-    token: Callable[[int], str]
-
-    def call_id(self, host: str) -> str:
-        return f"{self.token(16)}@{host}"
-
-    def tag(self) -> str:
-        return self.token(8)
-
-    def branch(self) -> str:
-        return "z9hG4bK" + self.token(10)
-
-
-def target_address(uri: str) -> Address:
-    rest = uri.partition(":")[2]
-    hostport = rest.rpartition("@")[2].partition(";")[0].partition(">")[0]
-    host, _, port = hostport.partition(":")
-    if not host or (port and not (port.isdigit() and 0 < int(port) < 65536)):
-        raise SipParseError(f"no usable host and port in {uri!r}")
-    return host, int(port) if port else 5060
+ANSWERED_STATES = (State.CONFIRMED, State.TERMINATING)
 
 
 @dataclass
@@ -164,70 +100,97 @@ class OutboundCall:
     cancel_wanted: str = ""  # why we want to cancel once a provisional arrives
     final: tuple[int, str] | None = None
     auth_tried: bool = False
+    stale_retried: bool = False
     answered: bool = False
     offer_body: bytes = b""
+    early_tags: list[str] = field(default_factory=list)
+    forks: set[str] = field(default_factory=set)  # To tags of other dialogs, ACKed and BYEd
+    reacks: int = 0
+    peer: PeerRequests = field(init=False)
+    _ack: SipMessage | None = None  # the ACK of our dialog's 200, sent again as it was
+    _previous: SipMessage | None = None  # the INVITE before a digest retry
+    _fork_byes: set[str] = field(default_factory=set)  # branches of the forks' BYEs
     _timer_a: float = T1
     _pending: SipMessage | None = None  # the CANCEL or BYE in its non-INVITE transaction
     _pending_to: Address = ("", 0)
     _timer_e: float = T1
+    _authorization: tuple[str, str] | None = None  # kept for a new INVITE after a 422
+    _bye_reason: tuple[str, str] | None = None  # why we hung up, when it is not the flow's
+    timer: st.SessionTimer = field(init=False)
+
+    def __post_init__(self) -> None:
+        host, port = self.settings.local
+        self.peer = PeerRequests(contact=f"<sip:huifang@{host}:{port}>")
+        self.timer = st.SessionTimer(
+            self.settings.session_expires, self.settings.min_se, self._in_dialog_request,
+            lambda number: self._request("ACK", self.remote_target, number, self.ids.branch(),
+                                         self.remote_tag),
+            self._in_dialog_hop, lambda: self.offer_body,
+            lambda: int(self.ids.token(2), 16) / 65536)
 
     @property
     def next_hop(self) -> Address:
         return self.settings.proxy or target_address(self.settings.target)
 
+    def peers(self) -> list[Address]:
+        """Who may speak for this call: where the INVITE goes (the proxy, else the
+        callee) and the trunk's other addresses (`accept_from`); once answered, also where
+        the dialog's requests go and its remote target."""
+        allowed = [self.next_hop, *self.settings.accept_from]
+        if self.answered:
+            allowed.append(self._in_dialog_hop())
+            allowed.append(target_address(self.remote_target))
+        return allowed
+
     # -- building messages -------------------------------------------------------------
     def _request(self, method: str, uri: str, cseq: int, branch: str,
-                 to_tag: str | None) -> SipMessage:
+                 to_tag: str | None, route_set: list[str] | None = None) -> SipMessage:
         s = self.settings
         host, port = s.local
         to = NameAddr(s.target) if to_tag is None else NameAddr(s.target).with_tag(to_tag)
         m = SipMessage(method=method, uri=uri)
         m.add("Via", f"SIP/2.0/UDP {host}:{port};branch={branch};rport")
-        for route in self.route_set:  # empty until the dialog exists
-            m.add("Route", route)
+        for route in self.route_set if route_set is None else route_set:
+            m.add("Route", route)  # empty until the dialog exists
         m.add("Max-Forwards", "70")
         m.add("From", str(NameAddr(s.caller).with_tag(self.local_tag)))
         m.add("To", str(to))
         m.add("Call-ID", self.call_id)
         m.add("CSeq", f"{cseq} {method}")
-        m.add("Contact", f"<sip:huifang@{host}:{port}>")
+        m.add("Contact", self.peer.contact)
         m.add("User-Agent", s.user_agent)
         return m
 
     def _invite(self, authorization_header: tuple[str, str] | None = None) -> list[Action]:
         self.branch = self.ids.branch()
         m = self._request("INVITE", self.settings.target, self.cseq, self.branch, None)
-        m.add("Allow", "INVITE, ACK, CANCEL, BYE, OPTIONS")
-        if authorization_header:
-            m.add(*authorization_header)
+        m.add("Allow", ALLOW)
+        for header in self.timer.invite_headers():
+            m.add(*header)
+        self._authorization = authorization_header or self._authorization
+        if self._authorization:
+            m.add(*self._authorization)
         m.add("Content-Type", "application/sdp")
         m.body = self.offer_body
-        self.invite = m
+        self._previous, self.invite = self.invite, m
         self._timer_a = T1
         return [Send(m, self.next_hop), SetTimer("A", T1), SetTimer("B", 64 * T1)]
 
-    def _ack_non_2xx(self, response: SipMessage) -> SipMessage:
-        assert self.invite is not None
-        ack = SipMessage(method="ACK", uri=self.invite.uri)
-        ack.add("Via", self.invite.values("Via")[0])
-        ack.add("Max-Forwards", "70")
-        ack.add("From", self.invite.header("From"))
-        ack.add("To", response.header("To"))
-        ack.add("Call-ID", self.call_id)
-        ack.add("CSeq", f"{self.invite.cseq[0]} ACK")
-        return ack
-
-    def _ack_2xx(self) -> SipMessage:
+    def _ack_2xx(self, remote_target: str, to_tag: str | None,
+                 route_set: list[str]) -> SipMessage:
         """A new transaction, but the INVITE's CSeq number, even after a BYE was sent
         (a retransmitted 200 is ACKed as the first was)."""
         assert self.invite is not None
-        return self._request("ACK", self.remote_target, self.invite.cseq[0],
-                             self.ids.branch(), self.remote_tag)
+        return self._request("ACK", remote_target, self.invite.cseq[0], self.ids.branch(),
+                             to_tag, route_set)
 
-    def _in_dialog_hop(self) -> Address:
-        if self.route_set:
-            return target_address(NameAddr.parse(self.route_set[0]).uri)
-        return self.settings.proxy or target_address(self.remote_target)
+    def _in_dialog_hop(self, route_set: list[str] | None = None,
+                       remote_target: str | None = None) -> Address:
+        routes = self.route_set if route_set is None else route_set
+        if routes:
+            return target_address(NameAddr.parse(routes[0]).uri)
+        return self.settings.proxy or target_address(
+            self.remote_target if remote_target is None else remote_target)
 
     # -- the machine -------------------------------------------------------------------
     def step(self, event: Event) -> list[Action]:
@@ -237,16 +200,15 @@ class OutboundCall:
         before = self.state
         try:
             actions: list[Action] = handler(event)  # type: ignore[operator]
-        except SipParseError as exc:  # a damaged message: dropped, the call goes on
-            log.warning("call %s: dropped a damaged message: %s", self.call_id, exc)
-            return []
+        except SipParseError:  # a damaged message: dropped whole, the call goes on
+            return [Dropped(Drop.DAMAGED)]
         if self.state is not before:
             log.info("call %s: %s -> %s", self.call_id, before, self.state)
         return actions
 
     def _end(self, outcome: Outcome, code: int, reason: str, by: str) -> list[Action]:
         self.state = State.ENDED
-        stops: list[Action] = [StopTimer(t) for t in ("A", "B", "ring", "E", "F")]
+        stops: list[Action] = [StopTimer(t) for t in ("A", "B", "ring", "E", "F", *st.TIMERS)]
         return [*stops, Ended(outcome, code, reason, by)]
 
     def _on_start(self, _: Start) -> list[Action]:
@@ -256,12 +218,16 @@ class OutboundCall:
         self.call_id = s.call_id or self.ids.call_id(s.local[0])
         self.local_tag = self.ids.tag()
         self.offer_body = sdp.offer(s.local[0], s.media_port, session_id=abs(hash(
-            self.call_id)) % 10**9)
+            self.call_id)) % 10**9, rtcp_mux=s.rtcp_mux)
+        self.peer.offer_body = self.offer_body
         self.state = State.CALLING
         return [*self._invite(), SetTimer("ring", s.ring_timeout)]
 
     def _on_timer(self, event: TimerFired) -> list[Action]:
         name = event.name
+        if name in st.TIMERS:
+            return self._session(self.timer.on_timer(name)) \
+                if self.state is State.CONFIRMED else []
         if name == "A" and self.state is State.CALLING and self.invite is not None:
             self._timer_a *= 2
             return [Send(self.invite, self.next_hop), SetTimer("A", self._timer_a)]
@@ -274,7 +240,8 @@ class OutboundCall:
         if name == "E" and self.state in (State.CANCELLING, State.TERMINATING):
             return self._retransmit_non_invite()
         if name == "F" and self.state is State.TERMINATING:
-            return self._end(Outcome.ANSWERED, 200, "BYE unanswered", "local")
+            reason, by = self._bye_reason or ("BYE unanswered", "local")
+            return self._end(Outcome.ANSWERED, 200, reason, by)
         if name == "F" and self.state is State.CANCELLING:
             return self._end(Outcome.NO_ANSWER, 0, "CANCEL unanswered", "network")
         return []
@@ -295,110 +262,143 @@ class OutboundCall:
             self.cancel_wanted = why
             return []
         assert self.invite is not None
-        cancel = SipMessage(method="CANCEL", uri=self.invite.uri)
-        cancel.add("Via", self.invite.values("Via")[0])
-        for route in self.invite.values("Route"):
-            cancel.add("Route", route)
-        cancel.add("Max-Forwards", "70")
-        cancel.add("From", self.invite.header("From"))
-        cancel.add("To", self.invite.header("To"))
-        cancel.add("Call-ID", self.call_id)
-        cancel.add("CSeq", f"{self.invite.cseq[0]} CANCEL")
+        cancel = cancel_of(self.invite)
         self.state = State.CANCELLING
         self.cancel_wanted = why
-        return [StopTimer("ring"), *self._non_invite(cancel, self.next_hop)]
+        # the 487 is due within 64*T1 of the CANCEL (RFC 3261 §9.1), else the call ends
+        return [StopTimer("ring"), SetTimer("B", 64 * T1),
+                *self._non_invite(cancel, self.next_hop)]
 
-    def _on_hangup(self, _: Hangup) -> list[Action]:
+    def _on_hangup(self, event: Hangup) -> list[Action]:
         if self.state in (State.CALLING, State.PROCEEDING):
-            return self._cancel("hung up by us")
+            return self._cancel(event.reason or "hung up by us")
         if self.state is State.CONFIRMED:
-            return self._bye()
+            return self._bye(event.reason)
         if self.state is State.IDLE:
             self.state = State.ENDED
             return [Ended(Outcome.CANCELLED, 0, "never started", "local")]
         return []
 
-    def _bye(self) -> list[Action]:
+    def _in_dialog_request(self, method: str) -> SipMessage:
         self.cseq += 1
-        bye = self._request("BYE", self.remote_target, self.cseq, self.ids.branch(),
-                            self.remote_tag)
+        return self._request(method, self.remote_target, self.cseq, self.ids.branch(),
+                             self.remote_tag)
+
+    def _bye(self, reason: str = "", by: str = "local") -> list[Action]:
+        """`reason`: why the engine itself ends an answered call (the session timer)."""
+        if reason:
+            log.info("call %s: hanging up: %s", self.call_id, reason)
+            self._bye_reason = (reason, by)
+        bye = self._in_dialog_request("BYE")
         self.state = State.TERMINATING
-        return self._non_invite(bye, self._in_dialog_hop())
+        return [*self.timer.stop(), *self._non_invite(bye, self._in_dialog_hop())]
+
+    def _session(self, step: st.Step) -> list[Action]:
+        """What the session timer asks: its sends and timers, maybe a new place for the
+        peer's media (its answer to our re-INVITE), maybe the end of the call."""
+        actions = [*step.actions, *self.peer.answered(step.answer_sdp)]
+        if step.hang_up and self.state is State.CONFIRMED:
+            actions += self._bye(step.hang_up, "network")
+        return actions
 
     def _on_transport_error(self, event: TransportError) -> list[Action]:
         if self.state in (State.ENDED, State.IDLE):
             return []
-        if self.state in (State.CONFIRMED, State.TERMINATING):
+        if self.state in ANSWERED_STATES:
             return self._end(Outcome.ANSWERED, 200, f"transport: {event.reason}", "network")
         return self._end(Outcome.TRANSPORT_FAILURE, 0, event.reason, "network")
 
+    # -- what arrives ------------------------------------------------------------------
     def _on_received(self, event: Received) -> list[Action]:
         m = event.message
+        if not from_any(event.source, self.peers()):
+            return [Dropped(Drop.FOREIGN_SOURCE)]
         if m.is_request:
             return self._on_request(m, event.source)
-        try:
-            number, method = m.cseq
-        except SipParseError:
-            return []
+        number, method = m.cseq
+        if self.answered and self.timer.owns(m):
+            return self._session(self.timer.on_response(m))
         if method == "INVITE":
-            return self._on_invite_response(m)
-        if method in ("CANCEL", "BYE") and m.status >= 200 and self._pending is not None \
-                and self._pending.cseq == (number, method):
+            return self._on_invite_response(m, number)
+        pending = self._pending
+        if method in ("CANCEL", "BYE") and pending is not None \
+                and pending.cseq == (number, method) and m.branch == pending.branch:
+            if m.status < 200:
+                return []  # a provisional to our BYE or CANCEL: its timers go on
             self._pending = None
             actions: list[Action] = [StopTimer("E"), StopTimer("F")]
             if method == "BYE":
-                final = self.final or (200, "OK")
-                return actions + self._end(Outcome.ANSWERED, final[0], final[1], "local")
+                code, reason = self.final or (200, "OK")
+                reason, by = self._bye_reason or (reason, "local")
+                return actions + self._end(Outcome.ANSWERED, code, reason, by)
             return actions  # CANCEL accepted: the 487 to the INVITE ends the call
-        return []
+        if method == "BYE" and m.branch in self._fork_byes:
+            return []  # the answer to a forked dialog's BYE
+        return [Dropped(Drop.NO_TRANSACTION)]
 
-    def _on_invite_response(self, m: SipMessage) -> list[Action]:
-        if self.invite is None or m.branch != self.branch:
-            return []  # a stray or an old transaction's response
+    def _on_invite_response(self, m: SipMessage, number: int) -> list[Action]:
+        previous = self._previous
+        if previous is not None and m.branch == previous.branch and m.status >= 300 \
+                and number == previous.cseq[0]:
+            # the challenge we already answered, again: our ACK of it was lost
+            return [Send(ack_of_non_2xx(previous, m), self.next_hop)]
+        if self.invite is None or m.branch != self.branch or number != self.invite.cseq[0]:
+            return [Dropped(Drop.NO_TRANSACTION)]  # a stray or an old transaction's response
         status = m.status
         if status < 200:
-            if self.state not in (State.CALLING, State.PROCEEDING):
-                return []
-            first = not self.provisional
-            self.provisional = True
-            actions: list[Action] = [StopTimer("A")]
-            if self.state is State.CALLING:
-                self.state = State.PROCEEDING
-            if status in (180, 183) and m.body and (m.get("Content-Type") or "").startswith(
-                    "application/sdp"):
-                try:
-                    actions.append(EarlyMedia(sdp.parse(m.body)))
-                except sdp.SdpError as exc:
-                    log.warning("call %s: early media SDP refused: %s", self.call_id, exc)
-            if first and self.cancel_wanted:
-                actions += self._cancel(self.cancel_wanted)
-            return actions
+            return self._on_provisional(m)
         if status < 300:
             return self._on_2xx(m)
         return self._on_failure(m)
 
-    def _on_2xx(self, m: SipMessage) -> list[Action]:
-        # Everything the dialog takes from the 200 is read before anything changes: a
-        # damaged header raises SipParseError here and the message is dropped whole.
-        to_tag = NameAddr.parse(m.header("To")).tag
-        contact = m.values("Contact")
-        remote_target = NameAddr.parse(contact[0]).uri if contact else self.settings.target
-        route_set = list(reversed(m.values("Record-Route")))
-        for route in route_set:
-            target_address(NameAddr.parse(route).uri)
-        target_address(remote_target)
-        if self.state is State.CONFIRMED or self.state is State.TERMINATING:
-            return [Send(self._ack_2xx(), self._in_dialog_hop())]  # a retransmitted 200
-        if self.state is State.ENDED:
+    def _on_provisional(self, m: SipMessage) -> list[Action]:
+        if self.state is State.CANCELLING:
             return []
+        if self.state not in (State.CALLING, State.PROCEEDING):
+            return [Dropped(Drop.LATE_PROVISIONAL)]
+        tag = NameAddr.parse(m.header("To")).tag
+        first = not self.provisional
+        self.provisional = True
+        if tag and tag not in self.early_tags and len(self.early_tags) < MAX_EARLY:
+            self.early_tags.append(tag)
+        # RFC 3261 §17.1.1.2: timer B runs in Calling only; ringing is the ring timer's
+        actions: list[Action] = [StopTimer("A"), StopTimer("B")]
+        if self.state is State.CALLING:
+            self.state = State.PROCEEDING
+        if m.status in (180, 183) and m.body and (m.get("Content-Type") or "").startswith(
+                "application/sdp"):
+            try:
+                media = sdp.parse(m.body)
+            except sdp.SdpError:
+                log.warning("call %s: early media SDP refused (%d bytes)", self.call_id,
+                            len(m.body))
+            else:
+                self.peer.media = media
+                actions.append(EarlyMedia(media))
+        if first and self.cancel_wanted:
+            actions += self._cancel(self.cancel_wanted)
+        return actions
+
+    def _on_2xx(self, m: SipMessage) -> list[Action]:
+        to_tag, remote_target, route_set = dialog_parts(m, self.settings.target)
+        if self.answered:
+            if to_tag != self.remote_tag:
+                return self._fork(to_tag, remote_target, route_set)
+            if self.reacks >= MAX_REACKS or self._ack is None:
+                return [Dropped(Drop.REACK_LIMIT)]
+            self.reacks += 1  # a retransmission: our ACK was lost; its SDP is not read
+            return [Send(self._ack, self._in_dialog_hop())]
+        if self.state is State.ENDED:
+            return [Dropped(Drop.NO_TRANSACTION)]
         self.remote_tag = to_tag
         self.remote_target = remote_target
         self.route_set = route_set
         self.answered = True
         self.final = (m.status, m.reason)
+        self._ack = self._ack_2xx(remote_target, to_tag, route_set)
         actions: list[Action] = [StopTimer("A"), StopTimer("B"), StopTimer("ring"),
                                  StopTimer("E"), StopTimer("F")]
-        actions.append(Send(self._ack_2xx(), self._in_dialog_hop()))
+        actions.append(Send(self._ack, self._in_dialog_hop()))
         if self.state is State.CANCELLING:  # answered as we cancelled: end it at once
             self.state = State.CONFIRMED
             return actions + self._bye()
@@ -406,68 +406,119 @@ class OutboundCall:
         if m.body:
             try:
                 media = sdp.parse(m.body)
-            except sdp.SdpError as exc:
-                log.warning("call %s: answer SDP refused: %s", self.call_id, exc)
+            except sdp.SdpError:
+                log.warning("call %s: answer SDP refused (%d bytes)", self.call_id,
+                            len(m.body))
         self.state = State.CONFIRMED
         if media is None or media.codec is None:
             return [*actions, Answered(None), *self._bye()]
-        return [*actions, Answered(media)]
+        self.peer.media = media
+        actions += [Answered(media), *self.timer.answered(m)]
+        if self.timer.interval:
+            log.info("call %s: session timer %d s, refreshed by %s", self.call_id,
+                     self.timer.interval, "us" if self.timer.we_refresh else "the peer")
+        return actions
+
+    def _fork(self, to_tag: str | None, remote_target: str, route_set: list[str]
+              ) -> list[Action]:
+        """A 200 of another dialog than ours (RFC 3261 §13.2.2.4): ACKed and BYEd once,
+        to that dialog's own target, never as our dialog's retransmission."""
+        tag = to_tag or ""
+        if tag in self.forks or len(self.forks) >= MAX_FORKS:
+            return [Dropped(Drop.FORK)]
+        hop = self._in_dialog_hop(route_set, remote_target)
+        if not from_any(hop, self.peers()):
+            return [Dropped(Drop.FORK)]  # we send only where the trunk is
+        self.forks.add(tag)
+        ack = self._ack_2xx(remote_target, to_tag, route_set)
+        assert self.invite is not None
+        bye = self._request("BYE", remote_target, self.invite.cseq[0] + 1, self.ids.branch(),
+                            to_tag, route_set)
+        self._fork_byes.add(bye.branch)
+        log.info("call %s: a second dialog answered; ACKed and hung up", self.call_id)
+        return [Send(ack, hop), Send(bye, hop)]
 
     def _on_failure(self, m: SipMessage) -> list[Action]:
+        if self.answered:
+            return [Dropped(Drop.LATE_FINAL)]  # a 486 after the 200 OK ends nothing
+        assert self.invite is not None  # a response of its transaction brought us here
+        ack = Send(ack_of_non_2xx(self.invite, m), self.next_hop)
         if self.state is State.ENDED:
-            return [Send(self._ack_non_2xx(m), self.next_hop)]  # retransmitted final
-        ack = Send(self._ack_non_2xx(m), self.next_hop)
+            return [ack]  # a retransmitted final: our ACK was lost
         stops: list[Action] = [StopTimer("A"), StopTimer("B")]
-        if m.status in (401, 407) and self.settings.credentials and not self.auth_tried:
+        if m.status in (401, 407) and self.settings.credentials:
             header = "WWW-Authenticate" if m.status == 401 else "Proxy-Authenticate"
             try:
                 challenge = Challenge.parse(m.header(header))
             except (DigestError, SipParseError) as exc:
                 return [ack, *self._end(Outcome.AUTH_FAILURE, m.status, str(exc), "remote")]
-            self.auth_tried = True
-            self.cseq += 1
-            self.provisional = False
-            self.state = State.CALLING
-            c = self.settings.credentials
-            value = authorization(challenge, "INVITE", self.settings.target, c.username,
-                                  c.password, cnonce=self.ids.token(8))
-            name = "Authorization" if m.status == 401 else "Proxy-Authorization"
-            return [ack, *stops, *self._invite((name, value))]
-        outcome = classify(m.status)
+            # One answer to a challenge; one more when the server says our nonce went
+            # stale (RFC 2617 §3.2.1): the password was right, the nonce is new.
+            if not self.auth_tried or (challenge.stale and not self.stale_retried):
+                self.stale_retried = self.auth_tried
+                self.auth_tried = True
+                return [ack, *stops, *self._answer_challenge(m.status, challenge)]
+        if m.status == 422 and self.timer.too_small(m):  # RFC 4028 §7.4: a longer interval
+            log.info("call %s: 422, asking Min-SE %d", self.call_id, self.timer.min_se)
+            return [ack, *stops, *self._invite_again()]
+        outcome, reason = classify(m.status), m.reason
         if self.cancel_wanted and m.status == 487:
             outcome = Outcome.NO_ANSWER if self.cancel_wanted == "ring timeout" \
                 else Outcome.CANCELLED
+            if self.cancel_wanted not in ("ring timeout", "hung up by us"):
+                reason = f"{m.reason} ({self.cancel_wanted})"  # the reason we gave
         self.final = (m.status, m.reason)
-        return [ack, *self._end(outcome, m.status, m.reason, "remote")]
+        return [ack, *self._end(outcome, m.status, reason, "remote")]
+
+    def _answer_challenge(self, status: int, challenge: Challenge) -> list[Action]:
+        assert self.settings.credentials is not None
+        c = self.settings.credentials
+        value = authorization(challenge, "INVITE", self.settings.target, c.username,
+                              c.password, cnonce=self.ids.token(8))
+        name = "Authorization" if status == 401 else "Proxy-Authorization"
+        return self._invite_again((name, value))
+
+    def _invite_again(self, authorization_header: tuple[str, str] | None = None
+                      ) -> list[Action]:
+        """A new INVITE (new CSeq) after a challenge or a 422."""
+        self.cseq += 1
+        self.provisional = False
+        self.early_tags.clear()
+        self.state = State.CALLING
+        return self._invite(authorization_header)
+
+    def _dialog_of(self, m: SipMessage) -> str | None:
+        """'confirmed' or 'early' when the request carries both tags of one of our
+        dialogs (theirs in From, ours in To), else None."""
+        if self.state is State.ENDED:
+            return None
+        theirs = NameAddr.parse(m.header("From")).tag
+        ours = NameAddr.parse(m.header("To")).tag
+        if ours != self.local_tag or theirs is None:
+            return None
+        if self.answered:
+            return "confirmed" if theirs == self.remote_tag else None
+        return "early" if theirs in self.early_tags else None
 
     def _on_request(self, m: SipMessage, source: Address) -> list[Action]:
-        if m.method == "BYE" and self.state in (State.CONFIRMED, State.TERMINATING):
-            reply = response_to(m, 200, "OK")
-            return [Send(reply, source), *self._end(Outcome.ANSWERED, 200, "BYE", "remote")]
-        if m.method == "INVITE" and self.state is State.CONFIRMED:  # re-INVITE: keep media
-            reply = response_to(m, 200, "OK")
-            reply.add("Contact", f"<sip:huifang@{self.settings.local[0]}:"
-                                 f"{self.settings.local[1]}>")
-            reply.add("Content-Type", "application/sdp")
-            reply.body = self.offer_body
-            return [Send(reply, source)]
-        if m.method == "ACK":
-            return []
-        if m.method == "OPTIONS":  # an in-dialog keep-alive
-            return [Send(response_to(m, 200, "OK"), source)]
-        return [Send(response_to(m, 481, "Call/Transaction Does Not Exist"), source)]
-
-
-def response_to(request: SipMessage, status: int, reason: str,
-                to_tag: str | None = None) -> SipMessage:
-    reply = SipMessage(status=status, reason=reason)
-    for via in request.values("Via"):
-        reply.add("Via", via)
-    reply.add("From", request.header("From"))
-    to = request.header("To")
-    if to_tag and NameAddr.parse(to).tag is None:
-        to = f"{to};tag={to_tag}"
-    reply.add("To", to)
-    reply.add("Call-ID", request.call_id)
-    reply.add("CSeq", request.header("CSeq"))
-    return reply
+        dialog = self._dialog_of(m)
+        if m.method == "ACK":  # of our answer to a re-INVITE: it changes nothing
+            return [] if dialog is not None else [Dropped(Drop.WRONG_TAGS)]
+        again = self.peer.served.get(m)
+        if again is not None:  # a retransmission: the same answer, nothing done twice
+            return [Send(again, source)]
+        if dialog is None:
+            if m.method == "OPTIONS" and NameAddr.parse(m.header("To")).tag is None:
+                return [self.peer.reply(m, source, 200, "OK", extra=(("Allow", ALLOW),))]
+            return [self.peer.reply(m, source, 481, "Call/Transaction Does Not Exist")]
+        if not self.peer.in_order(m):
+            return [self.peer.reply(m, source, 500, "Server Internal Error",
+                                    extra=(("Retry-After", "1"),))]
+        if m.method == "BYE":
+            if dialog == "early":
+                return [self.peer.reply(m, source, 481, "Call/Transaction Does Not Exist")]
+            return [self.peer.reply(m, source, 200, "OK"),
+                    *self._end(Outcome.ANSWERED, 200, "BYE", "remote")]
+        if m.method in ("INVITE", "UPDATE") and dialog == "confirmed":
+            return self.peer.refresh(m, source, self.timer)  # with the session timer's part
+        return self.peer.answer(m, source, early=dialog == "early")

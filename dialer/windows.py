@@ -2,13 +2,15 @@
 failed attempt is tried again. Pure functions of local (Asia/Shanghai, naive) time.
 
 - Calling windows per weekday (default 09:00-12:00 and 14:00-20:30 every day);
-  statutory holidays (国庆, 春节 ...) can be skipped, from `chinese-calendar`; weekends
-  follow their own weekday's windows.
+  statutory holidays (国庆, 春节 ...) can be skipped, from `chinese-calendar` completed
+  by the operator's `[calendar]` (store.workdays); weekends follow their own weekday's
+  windows.
 - A closure's callback is due from the next day's first window, to be made within
   `within_days` days.
 - Retries: a delay per outcome (busy 10 min, no answer 2 h, congestion 5 min, carrier
-  announcement 1 day), at most 3 attempts per closure and 2 calls per number a day;
-  every time is moved into a window, never outside one.
+  announcement 1 day), within the caps of `store.caps` (at most 3 attempts per closure
+  and 2 calls per number a day, the rule the claim applies too); every time is moved
+  into a window, never outside one.
 """
 
 from __future__ import annotations
@@ -18,18 +20,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
-import chinese_calendar
+from store.caps import Caps, Counts, Decision, eligibility
+from store.enums import AttemptOutcome
+from store.workdays import is_holiday
 
 log = logging.getLogger(__name__)
 DEFAULT_WINDOWS = ((time(9), time(12)), (time(14), time(20, 30)))
 
 
 def is_statutory_holiday(day: date) -> bool:
-    try:
-        holiday, name = chinese_calendar.get_holiday_detail(day)
-    except NotImplementedError:  # a year the package does not know yet: no holidays
-        return False
-    return bool(holiday and name is not None)
+    """The operator's listed holidays, else chinese-calendar's (none for a year neither
+    knows)."""
+    return is_holiday(day)
 
 
 @dataclass(frozen=True)
@@ -59,32 +61,48 @@ class CallingWindows:
         return None
 
 
+DEFAULT_DELAYS: dict[AttemptOutcome, timedelta] = {
+    AttemptOutcome.BUSY: timedelta(minutes=10),
+    AttemptOutcome.NO_ANSWER: timedelta(hours=2),
+    AttemptOutcome.REJECTED: timedelta(hours=2),
+    AttemptOutcome.CONGESTION: timedelta(minutes=5),
+    AttemptOutcome.ANNOUNCEMENT: timedelta(days=1),
+    AttemptOutcome.CALL_LATER: timedelta(hours=2),
+    AttemptOutcome.CANCELLED: timedelta(minutes=5),
+    AttemptOutcome.FAILED: timedelta(hours=2),
+    AttemptOutcome.MEDIA_FAILURE: timedelta(minutes=30),
+    AttemptOutcome.HUNG_UP_EARLY: timedelta(hours=2),
+    AttemptOutcome.TIMEOUT: timedelta(minutes=5),
+    AttemptOutcome.TRANSPORT_FAILURE: timedelta(minutes=5),
+    AttemptOutcome.AUTH_FAILURE: timedelta(minutes=5),
+}
+UNLISTED_DELAY = timedelta(hours=2)
+# not called again: done, or to review when the outcome says why on its own
+NO_RETRY_REVIEW = frozenset({AttemptOutcome.INVALID_NUMBER, AttemptOutcome.WRONG_PERSON,
+                             AttemptOutcome.UNCLEAR})
+NO_RETRY = NO_RETRY_REVIEW | {AttemptOutcome.COMPLETED}
+# what a delay can be set for: every outcome called again after a delay (an interrupted
+# attempt's callback is due again at once, when the claims are recovered)
+RETRIED = tuple(o for o in AttemptOutcome
+                if o not in NO_RETRY and o is not AttemptOutcome.INTERRUPTED)
+
+
 @dataclass(frozen=True)
 class RetryPolicy:
-    delays: Mapping[str, timedelta] = field(default_factory=lambda: {
-        "busy": timedelta(minutes=10), "no_answer": timedelta(hours=2),
-        "rejected": timedelta(hours=2),
-        "congestion": timedelta(minutes=5), "announcement": timedelta(days=1),
-        "call_later": timedelta(hours=2), "cancelled": timedelta(minutes=5),
-        "failed": timedelta(hours=2), "media_failure": timedelta(minutes=30),
-        "hung_up_early": timedelta(hours=2), "interrupted": timedelta(minutes=30),
-        "timeout": timedelta(minutes=5), "transport_failure": timedelta(minutes=5),
-        "auth_failure": timedelta(minutes=5)})
+    delays: Mapping[AttemptOutcome, timedelta] = field(
+        default_factory=lambda: dict(DEFAULT_DELAYS))
     max_attempts: int = 3
     max_calls_per_number_per_day: int = 2
-    no_retry: frozenset[str] = frozenset({"invalid_number", "wrong_person", "completed",
-                                          "unclear"})
+    no_retry: frozenset[AttemptOutcome] = NO_RETRY
+
+    @property
+    def caps(self) -> Caps:
+        return Caps(self.max_attempts, self.max_calls_per_number_per_day)
 
 
 # The trunk failed, not the citizen: such attempts do not count towards max_attempts.
-TRUNK_FAILURES = frozenset({"timeout", "transport_failure", "auth_failure"})
-
-
-@dataclass(frozen=True)
-class Decision:
-    at: datetime | None  # when to call again; None: no more attempts
-    review: bool  # to the supervisors' review queue
-    why: str
+TRUNK_FAILURES = frozenset({AttemptOutcome.TIMEOUT, AttemptOutcome.TRANSPORT_FAILURE,
+                            AttemptOutcome.AUTH_FAILURE})
 
 
 def first_due(closed_at: datetime, windows: CallingWindows, delay_days: int = 1
@@ -94,27 +112,17 @@ def first_due(closed_at: datetime, windows: CallingWindows, delay_days: int = 1
     return windows.earliest(datetime.combine(day, time(0)))
 
 
-def next_attempt(outcome: str, now: datetime, attempts: int, calls_today: int,
+def next_attempt(outcome: AttemptOutcome, now: datetime, attempts: int, calls_today: int,
                  deadline: datetime, windows: CallingWindows,
                  policy: RetryPolicy = RetryPolicy()) -> Decision:
-    """What to do after an attempt ended with `outcome` (`attempts` made so far for this
-    closure, `calls_today` to this number today, including this one)."""
+    """What to do after an attempt ended with `outcome` (`attempts` counted so far for
+    this closure, `calls_today` to this number today, both including this one)."""
     if outcome in policy.no_retry:
-        return Decision(None, outcome in ("invalid_number", "unclear", "wrong_person"),
-                        f"{outcome}: not called again")
-    if attempts >= policy.max_attempts:
-        return Decision(None, True, f"{attempts} attempts made: unreachable, to review")
-    delay = policy.delays.get(outcome, timedelta(hours=2))
-    candidate = now + delay
-    if calls_today >= policy.max_calls_per_number_per_day:
-        tomorrow = datetime.combine(now.date() + timedelta(days=1), time(0))
-        candidate = max(candidate, tomorrow)
-    at = windows.earliest(candidate)
+        return Decision(None, outcome in NO_RETRY_REVIEW, f"{outcome}: not called again")
+    allowed = eligibility(Counts(attempts, calls_today), now, policy.caps)
+    if allowed.at is None:
+        return Decision(None, True, f"{allowed.why}: unreachable, to review")
+    at = windows.earliest(max(now + policy.delays.get(outcome, UNLISTED_DELAY), allowed.at))
     if at is None or at > deadline:
         return Decision(None, True, "no calling window before the deadline: to review")
     return Decision(at, False, f"{outcome}: again at {at:%Y-%m-%d %H:%M}")
-
-
-def priority(deadline: datetime, attempts: int) -> tuple[datetime, int]:
-    """Sort key: nearest deadline first, then fewest attempts."""
-    return deadline, attempts

@@ -1,4 +1,6 @@
-"""The call flow as a pure state machine and answer understanding. Does no IO.
+"""The call flow as a pure state machine (`flow`), answer understanding from words or DTMF
+(`understand`, `intents`, `dtmf`), endpointing and carrier announcements, and the speech
+recognisers (PocketSphinx, vosk) behind one interface with their decoding pool.
 
-Empty until the recognition and campaign issues.
+Does no network IO; may import `prompts`, for types only.
 """

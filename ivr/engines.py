@@ -36,5 +36,9 @@ def _make(kind: str, model: Path, options: dict[str, Any]) -> Engine:
         from ivr.vosk import VoskEngine  # noqa: PLC0415
 
         return VoskEngine(model, **options)
+    if kind == EngineKind.WHISPER:
+        from ivr.whisper import WhisperEngine  # noqa: PLC0415
+
+        return WhisperEngine(model, **options)
     raise RecognitionError(f"unknown recognition engine {kind!r}: "
                            f"choose {', '.join(k.value for k in EngineKind)}")

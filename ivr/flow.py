@@ -5,7 +5,10 @@ Greeting, then for each ticket on the call: question 1 (resolved?), question 2
 (satisfied?), a recorded reason when either answer is negative; then thanks. Speech or
 a key while a prompt plays stops the prompt and is taken as the answer (barge-in). No
 input: re-prompt once, then keys only, then unclear. No match or a confidence below
-`accept`: the key menu once, then unclear. Never a guess. Answers are saved the moment
+`accept`: the key menu once, then unclear; but an answer the recogniser doubts whose
+words name one answer is read back first, once per question (`ivr/confirm.py`): a spoken
+对 stores it, a key answers as always, anything else goes on to the key menu. Never a
+guess. Answers are saved the moment
 they are understood, so a hang-up after question 1 keeps question 1. Wrong person, call
 later, an early hang-up and a media failure are outcomes of their own.
 
@@ -26,6 +29,7 @@ class Phase(enum.StrEnum):
     GREETING = "greeting"
     INTRO = "intro"  # which ticket, when the call covers several
     ASKING = "asking"
+    CONFIRMING = "confirming"  # a doubted answer read back: 您是说……，对吗？
     REASON = "reason"
     CLOSING = "closing"
     ENDED = "ended"
@@ -62,6 +66,15 @@ class Recognised:
     confidence: float
     also: tuple[Intent, ...] = ()
     text: str = ""
+    candidate: Intent | None = None  # a doubted answer worth reading back (ivr/confirm.py)
+
+
+@dataclass(frozen=True)
+class Confirmation:
+    """What the citizen said to the read-back: True 对, False 不对, None unclear."""
+
+    yes: bool | None
+    text: str = ""
 
 
 @dataclass(frozen=True)
@@ -84,8 +97,8 @@ class MediaFailure:
     reason: str = ""
 
 
-Event = (Answered | PromptFinished | SpeechStarted | Recognised | Digit | NoInput | HungUp
-         | MediaFailure)
+Event = (Answered | PromptFinished | SpeechStarted | Recognised | Confirmation | Digit
+         | NoInput | HungUp | MediaFailure)
 
 
 # -- actions ---------------------------------------------------------------------------
@@ -105,6 +118,7 @@ class StopPlayback:
 class Listen:
     question: Question | None  # None: the reason, free speech
     keys_only: bool = False
+    confirming: bool = False  # a read-back: listen for 对 / 不对 (and the question's keys)
 
 
 @dataclass(frozen=True)
@@ -123,7 +137,7 @@ class SaveAnswer:
     question: Question
     intent: Intent  # UNCLEAR when it could not be settled
     confidence: float
-    source: str  # "speech", "keys" or "speech, same breath"
+    source: str  # "speech", "keys", "speech, same breath" or "speech, confirmed"
     heard: str = ""
 
 
@@ -132,13 +146,7 @@ class EndCall:
     outcome: CallOutcome
 
 
-@dataclass(frozen=True)
-class ScheduleRetry:
-    reason: str
-
-
-Action = Play | StopPlayback | Listen | StartRecording | StopRecording | SaveAnswer | EndCall \
-    | ScheduleRetry
+Action = Play | StopPlayback | Listen | StartRecording | StopRecording | SaveAnswer | EndCall
 
 
 @dataclass(frozen=True)
@@ -154,6 +162,12 @@ class FlowState:
     playing: str | None = None
     answered: tuple[tuple[int, Question, Intent], ...] = ()
     unclear: bool = False
+    candidate: Intent | None = None  # the answer being read back
+    candidate_heard: str = ""
+    confirms: int = 0  # read-backs for this question (at most one)
+
+
+CONFIRMED_CONFIDENCE = 0.9  # a doubted answer the citizen then said was right
 
 
 def start(tickets: int, accept: float = 0.5) -> FlowState:
@@ -173,7 +187,8 @@ def _prompt(kind: str, question: Question) -> str:
 def _ask(state: FlowState, question: Question) -> tuple[FlowState, list[Action]]:
     prompt = _prompt("ask", question)
     state = replace(state, phase=Phase.ASKING, question=question, no_inputs=0,
-                    no_matches=0, keys_only=False, playing=prompt)
+                    no_matches=0, keys_only=False, playing=prompt, candidate=None,
+                    candidate_heard="", confirms=0)
     return state, [Play(prompt, state.ticket), Listen(question)]
 
 
@@ -207,6 +222,8 @@ def step(state: FlowState, event: Event) -> tuple[FlowState, list[Action]]:
         return state, []
     if state.phase is Phase.ASKING:
         return _asking(state, event)
+    if state.phase is Phase.CONFIRMING:
+        return _confirming(state, event)
     if state.phase is Phase.REASON:
         if isinstance(event, (Recognised, NoInput)):  # the reason ended (or never came)
             ticket = state.ticket
@@ -230,8 +247,6 @@ def _leave(state: FlowState, prompt: str, outcome: CallOutcome
            ) -> tuple[FlowState, list[Action]]:
     actions: list[Action] = [StopPlayback()] if state.playing else []
     actions += [Play(prompt, barge_in=False), EndCall(outcome)]
-    if outcome is CallOutcome.CALL_LATER:
-        actions.append(ScheduleRetry("the citizen asked to be called later"))
     return replace(state, phase=Phase.ENDED, playing=None), actions
 
 
@@ -259,16 +274,7 @@ def _asking(state: FlowState, event: Event) -> tuple[FlowState, list[Action]]:
         return state, []
     stop: list[Action] = [StopPlayback()] if state.playing else []
     if isinstance(event, Digit):
-        understood = understand_keys(event.digit, state.question)
-        if understood.intent is Intent.REPEAT:
-            state, actions = _reprompt(state, "ask")
-            return state, stop + actions
-        if understood.intent in ANSWERS[state.question]:
-            state, actions = _save(replace(state, playing=None), understood.intent, 1.0,
-                                   "keys", event.digit)
-            return state, stop + actions
-        state, actions = _no_match(replace(state, playing=None))
-        return state, stop + actions
+        return _key(state, event, stop)
     if isinstance(event, NoInput):
         return _no_input(state)
     if isinstance(event, Recognised):
@@ -287,8 +293,55 @@ def _asking(state: FlowState, event: Event) -> tuple[FlowState, list[Action]]:
                 state, actions = _save(state, event.intent, event.confidence, "speech",
                                        event.text, also=event.also)
                 return state, stop + actions
+        if event.candidate in ANSWERS[state.question] and state.confirms == 0:
+            return _read_back(state, event.candidate, event.text, stop)
         state, actions = _no_match(state)  # unclear, not sure, or too little confidence
         return state, stop + actions
+    return state, []
+
+
+def _key(state: FlowState, event: Digit, stop: list[Action]
+         ) -> tuple[FlowState, list[Action]]:
+    """A key answers the question asked, whatever prompt it was pressed over."""
+    understood = understand_keys(event.digit, state.question)
+    if understood.intent is Intent.REPEAT:
+        state, actions = _reprompt(state, "ask")
+        return state, stop + actions
+    if understood.intent in ANSWERS[state.question]:
+        state, actions = _save(replace(state, playing=None), understood.intent, 1.0,
+                               "keys", event.digit)
+        return state, stop + actions
+    state, actions = _no_match(replace(state, playing=None))
+    return state, stop + actions
+
+
+def _read_back(state: FlowState, candidate: Intent, heard: str, stop: list[Action]
+               ) -> tuple[FlowState, list[Action]]:
+    prompt = f"confirm_{candidate.value}"
+    state = replace(state, phase=Phase.CONFIRMING, candidate=candidate,
+                    candidate_heard=heard, confirms=state.confirms + 1, playing=prompt)
+    return state, [*stop, Play(prompt, state.ticket),
+                   Listen(state.question, confirming=True)]
+
+
+def _confirming(state: FlowState, event: Event) -> tuple[FlowState, list[Action]]:
+    if isinstance(event, SpeechStarted):
+        if state.playing:  # barge-in
+            return replace(state, playing=None), [StopPlayback()]
+        return state, []
+    stop: list[Action] = [StopPlayback()] if state.playing else []
+    asking = replace(state, phase=Phase.ASKING, playing=None, candidate=None,
+                     candidate_heard="")
+    if isinstance(event, Digit):
+        return _key(asking, event, stop)
+    if isinstance(event, Confirmation) and event.yes is True and state.candidate is not None:
+        heard = f"{state.candidate_heard} → {event.text}".strip(" →")
+        new_state, actions = _save(asking, state.candidate, CONFIRMED_CONFIDENCE,
+                                   "speech, confirmed", heard)
+        return new_state, stop + actions
+    if isinstance(event, (Confirmation, NoInput)):  # 不对, unclear or silence: the keys
+        new_state, actions = _no_match(asking)
+        return new_state, stop + actions
     return state, []
 
 

@@ -21,6 +21,7 @@ the whole dictionary). Decoders are kept on a free list when calls end and reuse
 from __future__ import annotations
 
 import logging
+import math
 import re
 import threading
 from dataclasses import dataclass, field
@@ -31,14 +32,17 @@ from ivr.recognition import (
     Grammar,
     Hypothesis,
     RecognitionError,
-    VoicedTime,
+    Rejection,
     check_pcm,
     coverage,
+    passes,
+    question_of,
+    voice_detector,
 )
 
 log = logging.getLogger(__name__)
 FRAMES_PER_SECOND = 100  # PocketSphinx frames
-NBEST = 10
+NBEST = 5
 HMM = "hmm/zh/tdt_sc_8k"
 DICTIONARY = "lm/zh_CN/mandarin_notone.dic"
 
@@ -84,7 +88,9 @@ class SphinxEngine:
     model: Path
     min_coverage: float = 0.7
     min_voiced_s: float = 0.15  # less voiced audio than this is nobody speaking
-    rival_margin: float = 0.05
+    min_coverage_non_answer: float = 0.85
+    rival_margin: float = 0.05  # natural-log n-best score gap
+    vad: str = "webrtc"  # silero hears noise better but doubles a campaign's CPU (README)
     name: str = "pocketsphinx"
     free_form: bool = False  # the shared model has no language model for free speech
     dictionary: dict[str, str] = field(init=False, repr=False)
@@ -100,6 +106,11 @@ class SphinxEngine:
                 raise RecognitionError(f"PocketSphinx model incomplete: {self.model / part} "
                                        "is missing")
         self.dictionary = read_dictionary(self.model / DICTIONARY)
+        voice_detector(self.vad)  # an unknown detector fails here, not in a call
+
+    @property
+    def rejection(self) -> Rejection:
+        return Rejection(self.min_coverage, self.min_coverage_non_answer, self.min_voiced_s)
 
     def recogniser(self, grammar: Grammar) -> SphinxRecogniser:
         with self._lock:
@@ -110,6 +121,22 @@ class SphinxEngine:
 
     def transcribe(self, pcm: bytes) -> str | None:
         return None
+
+    def decoder_for_all(self, grammar: Grammar) -> Decoder:
+        """A new decoder holding the words and searches of every grammar compiled so far
+        and of `grammar`."""
+        self.jsgf(grammar)
+        with self._lock:
+            known = list(self._jsgf.items())
+        decoder = self._new_decoder()
+        words = sorted({w for _, (_, ws) in known for w in ws})
+        for i, word in enumerate(words):
+            decoder.ps.add_word(word, self.dictionary[word], i == len(words) - 1)
+        decoder.words.update(words)
+        for n, (known_grammar, (text, _)) in enumerate(known):
+            decoder.ps.add_jsgf_string(f"g{n}", text)
+            decoder.grammars[known_grammar] = f"g{n}"
+        return decoder
 
     def give_back(self, decoder: Decoder) -> None:
         with self._lock:
@@ -159,7 +186,7 @@ class SphinxRecogniser:
     def __init__(self, engine: SphinxEngine, decoder: Decoder, grammar: Grammar) -> None:
         self.engine = engine
         self.slot: Decoder | None = decoder
-        self._voiced = VoicedTime()
+        self._voiced = voice_detector(engine.vad)
         self._pending = b""
         self._started = False
         self._partial = ""
@@ -173,14 +200,22 @@ class SphinxRecogniser:
             self._started = False
         key = slot.grammars.get(grammar)
         if key is None:
-            key = f"g{len(slot.grammars)}"
             text, words = self.engine.jsgf(grammar)
             new = [w for w in words if w not in slot.words]
-            for i, word in enumerate(new):
-                d.add_word(word, self.engine.dictionary[word], i == len(new) - 1)
-            slot.words.update(new)
-            d.add_jsgf_string(key, text)
-            slot.grammars[grammar] = key
+            if new and slot.grammars:
+                # Words added to a decoder that already had searches changed what it heard
+                # afterwards (answers after a call's announcement grammar were rejected):
+                # a fresh decoder with every grammar known so far instead.
+                slot = self.slot = self.engine.decoder_for_all(grammar)
+                d = slot.ps
+                key = slot.grammars[grammar]
+            else:
+                key = f"g{len(slot.grammars)}"
+                for i, word in enumerate(new):
+                    d.add_word(word, self.engine.dictionary[word], i == len(new) - 1)
+                slot.words.update(new)
+                d.add_jsgf_string(key, text)
+                slot.grammars[grammar] = key
         d.activate_search(key)
         self.grammar = grammar
         self._voiced.reset()
@@ -226,21 +261,26 @@ class SphinxRecogniser:
         segments = d.seg() if hyp else None  # None when nothing was decoded
         spans = [(s.word, (s.end_frame - s.start_frame + 1) / FRAMES_PER_SECOND)
                  for s in segments or () if not s.word.startswith(("<", "[", "+", "("))]
-        share = coverage(spans, self._voiced.seconds)
-        if (not heard or share < self.engine.min_coverage
-                or self._voiced.seconds < self.engine.min_voiced_s):
-            return Hypothesis("", 0.0, True, heard, share)
+        voiced = self._voiced.seconds
+        share = coverage(spans, voiced)
+        if not passes(self.engine.rejection, heard, share, voiced, question_of(self.grammar)):
+            return Hypothesis("", 0.0, True, heard, share, voiced_s=voiced)
         # The lattice's best path, not the Viterbi one: on 很满意 the Viterbi path said
         # 很不满意 and the lattice 很满意 (tests/test_sphinx.py).
         alternatives: list[tuple[str, float]] = []
         for seen, nb in enumerate(d.nbest()):
-            if len(alternatives) >= NBEST or seen >= 4 * NBEST:
+            if len(alternatives) >= NBEST or seen >= 2 * NBEST:
                 break
-            text = nb.hypstr.replace(" ", "") if nb is not None and nb.hypstr else ""
-            if text and (text, nb.score) not in alternatives:
-                alternatives.append((text, nb.score))
+            if nb is None or not nb.hypstr:
+                continue
+            text = nb.hypstr.replace(" ", "")
+            score = math.log(max(nb.score, 1e-300))  # the binding gives exp(log score)
+            if (text, score) not in alternatives:
+                alternatives.append((text, score))
         best = alternatives[0][0] if alternatives else heard
-        return Hypothesis(best, min(1.0, share), True, best, share, tuple(alternatives))
+        # Passing the calibrated test is the engine's whole say; how sure the words are
+        # is understanding's (phrase, yes/no, hedge) and the n-best's.
+        return Hypothesis(best, 1.0, True, heard, share, tuple(alternatives), voiced)
 
     def close(self) -> None:
         if self.slot is None:

@@ -38,7 +38,7 @@ PHRASES: list[tuple[str, str]] = [
     *((p, Intent.UNSATISFIED) for p in (
         "不满意", "不太满意", "不是很满意", "不怎么满意", "很不满意", "非常不满意", "特别不满意",
         "一点都不满意", "一点也不满意", "没法满意", "不满", "不满足", "很差", "太差", "差劲",
-        "太差劲", "不好", "不行", "很糟糕", "糟糕")),
+        "太差劲", "不好", "不行", "很糟糕", "糟糕", "不太好", "不怎么样", "不怎么好")),
     *((p, Intent.BASIC_SATISFIED) for p in (
         "基本满意", "基本上满意", "还算满意", "比较满意", "勉强满意", "基本还满意")),
     *((p, HEDGE) for p in (
@@ -51,13 +51,14 @@ PHRASES: list[tuple[str, str]] = [
     *((p, Intent.UNRESOLVED) for p in (
         "没解决", "没有解决", "还没解决", "还没有解决", "未解决", "没能解决", "不解决",
         "解决不了", "没法解决", "没处理", "没有处理", "没人处理", "没人管", "没人来",
-        "没弄好", "没修好", "没搞好", "还没弄", "还没修", "还是老样子", "一点没变")),
+        "没弄好", "没修好", "没搞好", "还没弄", "还没修", "还是老样子", "一点没变", "问题还在",
+        "还没好")),
     *((p, PARTLY) for p in (
         "解决了一部分", "部分解决", "解决了一半", "一部分解决了", "解决一部分", "只解决了一部分")),
     *((p, BASICALLY) for p in ("基本解决", "基本解决了", "基本上解决了", "大部分解决了")),
     *((p, Intent.RESOLVED) for p in (
         "解决了", "已经解决", "已经解决了", "已解决", "都解决了", "全解决了", "处理好了",
-        "处理了", "弄好了", "修好了", "搞定了", "办好了", "解决啦")),
+        "处理了", "弄好了", "修好了", "搞定了", "办好了", "解决啦", "解决好了")),
     # bare yes / no to the question as asked
     *((p, YES) for p in ("是的", "是", "对", "对的", "对啊", "嗯", "恩", "好的", "有", "行",
                          "可以")),
@@ -208,3 +209,29 @@ def understand_hypotheses(best: str, recogniser_confidence: float,
                 return Understanding(result.intent, min(confidence, CONTESTED_CONFIDENCE),
                                      result.also, f"{result.evidence} contested by {text}")
     return Understanding(result.intent, confidence, result.also, result.evidence)
+
+
+FILLERS = ("我觉得", "我感觉", "觉得", "其实", "就是", "那个", "这个", "谢谢", "嗯", "呃", "哎",
+           "唉", "喂")
+
+
+def text_coverage(text: str) -> float:
+    """Share of a free-form transcript's characters (punctuation left out) that belong to a
+    known phrase, a particle or a discourse filler (嗯, 我觉得, 谢谢 …): near 1 for an
+    answer, low for an off-script sentence that merely contains one (今天天气不错 …). For
+    engines that transcribe freely (Whisper), where the grammar cannot force the fit."""
+    cleaned = _SPACES.sub("", text).lower()
+    if not cleaned:
+        return 0.0
+    covered = [False] * len(cleaned)
+    for start, phrase, _ in _matches(cleaned):
+        covered[start:start + len(phrase)] = [True] * len(phrase)
+    for filler in FILLERS:
+        at = cleaned.find(filler)
+        while at >= 0:
+            covered[at:at + len(filler)] = [True] * len(filler)
+            at = cleaned.find(filler, at + 1)
+    for i, ch in enumerate(cleaned):
+        if ch in _PARTICLES:
+            covered[i] = True
+    return sum(covered) / len(cleaned)

@@ -1,6 +1,7 @@
-"""Content-addressed prompt audio on disk.
+"""Content-addressed prompt audio on disk: one 8 kHz mono 16-bit WAV per prompt text.
 
-The key covers the text, the voice, rate and pitch, the engine's version and this
+The dialer encodes to the call's codec (G.711 μ-law or A-law) as it sends, so no encoded
+copy is kept. The key covers the text, the voice, rate and pitch, the engine's version and this
 module's audio format, so a change to any of them renders anew. Files are written to a
 temporary name and renamed into place: concurrent renders of the same text do not
 collide, and a reader never sees a half-written file.
@@ -12,10 +13,11 @@ import hashlib
 import json
 import os
 import tempfile
+import wave
 from dataclasses import dataclass
 from pathlib import Path
 
-from prompts.audio import RATE, Pcm, alaw_encode, read_wav, ulaw_encode, write_wav
+from prompts.audio import Pcm, read_wav, write_wav
 
 AUDIO_FORMAT = "8k-mono-s16-v1"
 
@@ -24,12 +26,11 @@ AUDIO_FORMAT = "8k-mono-s16-v1"
 class CachedAudio:
     key: str
     wav: Path
-    ulaw: Path
-    alaw: Path
 
     @property
     def seconds(self) -> float:
-        return self.ulaw.stat().st_size / RATE  # one byte per sample
+        with wave.open(str(self.wav), "rb") as handle:  # reads the header only
+            return handle.getnframes() / handle.getframerate()
 
 
 def cache_key(*parts: object) -> str:
@@ -41,27 +42,21 @@ class PromptCache:
     def __init__(self, root: Path) -> None:
         self.root = root
 
-    def _paths(self, key: str) -> CachedAudio:
-        base = self.root / key[:2] / key
-        return CachedAudio(key, base.with_suffix(".wav"), base.with_suffix(".ulaw"),
-                           base.with_suffix(".alaw"))
+    def _audio(self, key: str) -> CachedAudio:
+        return CachedAudio(key, (self.root / key[:2] / key).with_suffix(".wav"))
 
     def get(self, key: str) -> CachedAudio | None:
-        paths = self._paths(key)
-        done = all(p.exists() for p in (paths.wav, paths.ulaw, paths.alaw))
-        return paths if done else None
+        audio = self._audio(key)
+        return audio if audio.wav.exists() else None
 
     def put(self, key: str, pcm: Pcm) -> CachedAudio:
-        paths = self._paths(key)
-        paths.wav.parent.mkdir(parents=True, exist_ok=True)
-        for target, write in ((paths.ulaw, lambda p: p.write_bytes(ulaw_encode(pcm))),
-                              (paths.alaw, lambda p: p.write_bytes(alaw_encode(pcm))),
-                              (paths.wav, lambda p: write_wav(p, pcm))):  # wav last: marker
-            handle, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
-            os.close(handle)
-            write(Path(tmp))
-            os.replace(tmp, target)
-        return paths
+        audio = self._audio(key)
+        audio.wav.parent.mkdir(parents=True, exist_ok=True)
+        handle, tmp = tempfile.mkstemp(dir=audio.wav.parent, prefix=".tmp-")
+        os.close(handle)
+        write_wav(Path(tmp), pcm)
+        os.replace(tmp, audio.wav)
+        return audio
 
     def load(self, audio: CachedAudio) -> Pcm:
         samples, _ = read_wav(audio.wav)

@@ -20,7 +20,8 @@ REQUIRED = frozenset({
     "greeting", "greeting_multi", "ticket_intro", "ask_resolved", "ask_satisfied",
     "no_input_resolved", "no_input_satisfied", "no_match_resolved", "no_match_satisfied",
     "keys_only_resolved", "keys_only_satisfied", "ask_reason", "thanks", "wrong_person",
-    "call_later"})
+    "call_later", "confirm_resolved", "confirm_unresolved", "confirm_satisfied",
+    "confirm_basic_satisfied", "confirm_unsatisfied"})
 SECONDS_PER_SYLLABLE = 0.22  # estimate for `check` before anything is rendered
 
 

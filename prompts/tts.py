@@ -14,6 +14,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import threading
 import time
 import wave
 from collections.abc import Callable
@@ -108,7 +109,9 @@ def _worker(conn: Connection, nice: int = 0) -> None:  # pragma: no cover - chil
 
 
 class EspeakWorker:
-    """One child process rendering one text at a time; replaced after a failure."""
+    """One child process rendering one text at a time; replaced after a failure. Safe to
+    share between threads: a render holds the worker until its answer is read (the
+    child has one pipe, and two requests in flight would read each other's answers)."""
 
     def __init__(self, timeout_s: float = 20.0,
                  target: Callable[[Connection, int], None] | None = None, nice: int = 0
@@ -118,6 +121,7 @@ class EspeakWorker:
         self._target = target or _worker  # tests pass a worker that hangs or dies
         self._process: mp.process.BaseProcess | None = None
         self._conn: Connection | None = None
+        self._lock = threading.Lock()
 
     def _start(self) -> None:
         ctx = mp.get_context("spawn")
@@ -136,6 +140,10 @@ class EspeakWorker:
     def render(self, text: str, voice: Voice) -> tuple[npt.NDArray[np.generic], int]:
         """Samples and rate of `text` spoken by `voice` (22.05 kHz from espeak). An engine
         that leaves its file unfinished is replaced and the text tried once more."""
+        with self._lock:
+            return self._render(text, voice)
+
+    def _render(self, text: str, voice: Voice) -> tuple[npt.NDArray[np.generic], int]:
         for attempt in (1, 2):
             result = self._render_once(text, voice)
             if result is not None:

@@ -10,9 +10,10 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 from matplotlib import font_manager
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from scoring.report import Report
+from scoring.report import Report, UnitReport
 
 CJK_FONTS = (
     "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
@@ -40,10 +41,24 @@ def use_cjk_font() -> str:
                       "(charts would show boxes instead of Chinese)")
 
 
-def composite_chart(report: Report, group: str) -> Figure:
-    use_cjk_font()
-    ranked = [u for u in report.units if u.info.group == group and u.rank is not None]
-    fig, ax = plt.subplots(figsize=(8, max(2.5, 0.35 * len(ranked) + 1)))
+def ranked_in(report: Report, group: str) -> list[UnitReport]:
+    return [u for u in report.units if u.info.group == group and u.rank is not None]
+
+
+def _nothing(ax: Axes, text: str) -> None:
+    """An empty chart says why instead of drawing bare axes (−0.05…0.05)."""
+    ax.axis("off")
+    ax.text(0.5, 0.5, text, ha="center", va="center", fontsize=11, color="#5b6b7a",
+            transform=ax.transAxes)
+
+
+def draw_composite(ax: Axes, report: Report, group: str) -> None:
+    ranked = ranked_in(report, group)
+    ax.set_title(f"{report.period.label} {group} 综合得分（红：红牌 黄：黄牌）")
+    if not ranked:
+        _nothing(ax, f"本期{group}尚无单位达到排名所需的回访样本"
+                     f"（每单位至少 {report.rules.min_sample} 件）")
+        return
     names = [u.info.name for u in ranked][::-1]
     values = [u.rates.composite or 0.0 for u in ranked][::-1]
     colours = [CARD_COLOURS.get(u.card, CARD_COLOURS[None]) for u in ranked][::-1]
@@ -53,27 +68,40 @@ def composite_chart(report: Report, group: str) -> Figure:
                 va="center", fontsize=8)
     low = min(values, default=0)
     ax.set_xlim(max(0, low - 10), 100)
-    ax.set_title(f"{report.period.label} {group} 综合得分（红：红牌 黄：黄牌）")
     ax.set_xlabel("综合得分")
+
+
+def composite_chart(report: Report, group: str) -> Figure:
+    use_cjk_font()
+    ranked = ranked_in(report, group)
+    fig, ax = plt.subplots(figsize=(8, max(2.5, 0.35 * len(ranked) + 1)))
+    draw_composite(ax, report, group)
     fig.tight_layout()
     return fig
 
 
-def trend_chart(report: Report, group: str) -> Figure:
-    use_cjk_font()
+def draw_trend(ax: Axes, report: Report, group: str) -> None:
     points = report.trends.get(group, [])
     labels = [str(p["period"]) for p in points]
-    fig, ax = plt.subplots(figsize=(8, 3))
+    ax.set_title(f"{group} 解决率与满意率趋势（近{len(points)}期）")
+    series = {key: [None if p[key] is None else 100 * float(p[key])  # type: ignore[arg-type]
+                    for p in points] for key in ("resolution_rate", "satisfaction_rate")}
+    if not any(v is not None for values in series.values() for v in values):
+        _nothing(ax, "近几期尚无回访数据，暂无趋势")
+        return
     for key, label in (("resolution_rate", "解决率"), ("satisfaction_rate", "满意率")):
-        values = [None if p[key] is None else 100 * float(p[key])  # type: ignore[arg-type]
-                  for p in points]
-        ax.plot(labels, [v if v is not None else float("nan") for v in values], marker="o",
-                label=label)
+        ax.plot(labels, [v if v is not None else float("nan") for v in series[key]],
+                marker="o", label=label)
     ax.set_ylim(0, 100)
     ax.set_ylabel("%")
-    ax.set_title(f"{group} 解决率与满意率趋势（近{len(points)}期）")
     ax.legend(loc="lower right")
     ax.grid(alpha=0.3)
+
+
+def trend_chart(report: Report, group: str) -> Figure:
+    use_cjk_font()
+    fig, ax = plt.subplots(figsize=(8, 3))
+    draw_trend(ax, report, group)
     fig.tight_layout()
     return fig
 

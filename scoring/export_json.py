@@ -35,6 +35,7 @@ def unit_dict(u: UnitReport) -> dict[str, Any]:
                       [_round(v) for v in r.intervals[name]]  # type: ignore[union-attr]
                       for name in RATE_NAMES},
         "change": {name: _round(u.change.get(name)) for name in RATE_NAMES},
+        "reasons": u.reasons,
     }
 
 
@@ -52,6 +53,8 @@ def report_dict(report: Report) -> dict[str, Any]:
         "excluded": [{**e, "approved_at": str(e["approved_at"])} for e in report.excluded],
         "top_unsatisfied_categories": report.top_categories,
         "trends": report.trends,
+        # the machine's agreement with the supervisors' blind spot checks (抽检)
+        "machine_accuracy": report.machine_accuracy,
     }
 
 

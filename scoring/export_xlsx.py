@@ -1,18 +1,24 @@
 """The XLSX report, as hotline offices work with it: Chinese headers, frozen header rows,
-percentages formatted as percentages."""
+percentages formatted as percentages. Text that came from imports or people (unit names,
+categories, exclusion reasons) is written inert: never a formula (`store.tablefiles`)."""
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Sequence
 from pathlib import Path
 
 from openpyxl import Workbook
-from openpyxl.styles import Font, PatternFill
+from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.worksheet import Worksheet
 
+from scoring.accuracy import sentence
 from scoring.export_json import unit_dict
+from scoring.notes import definition_lines
 from scoring.report import Report
-from scoring.rules import DEFINITIONS_EN, DEFINITIONS_ZH
+from scoring.rules import DEFINITION_TERMS, DEFINITIONS_ZH, rules_zh
+from store.tablefiles import inert
 
 PCT = "0.0%"
 RANK_COLUMNS = [("名次", "rank", None), ("单位", "unit", None), ("回访数", "evaluated", None),
@@ -52,7 +58,7 @@ def _sheet(book: Workbook, title: str, columns: Sequence[tuple[str, str, str | N
     for cell in sheet[1]:
         cell.font = HEADER
     for row in rows:
-        sheet.append([CARDS.get(str(row[key]), row[key]) if key == "card" else row[key]
+        sheet.append([inert(CARDS.get(str(row[key]), row[key]) if key == "card" else row[key])
                       for _, key, _ in columns])
         fill = FILLS.get(str(row.get("card")))
         if fill is not None:
@@ -60,11 +66,29 @@ def _sheet(book: Workbook, title: str, columns: Sequence[tuple[str, str, str | N
                 cell.fill = fill
     for index, (_, _, fmt) in enumerate(columns, start=1):
         letter = get_column_letter(index)
-        sheet.column_dimensions[letter].width = 12 if index > 1 else 26
         if fmt:
             for cell in sheet[letter][1:]:
                 cell.number_format = fmt
+    fit_columns(sheet)
     sheet.freeze_panes = "A2"
+
+
+def text_width(value: object) -> int:
+    """How many columns of a spreadsheet a value needs: a Chinese character takes two."""
+    if value is None:
+        return 0
+    if isinstance(value, float):
+        value = f"{value:.4g}"
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in str(value))
+
+
+def fit_columns(sheet: Worksheet, least: int = 6, most: int = 60) -> None:
+    """Every column as wide as its widest cell (header included), within bounds: a long
+    unit name is read whole, a column of small numbers takes little room."""
+    for column in sheet.iter_cols():
+        widest = max((text_width(c.value) for c in column), default=0)
+        letter = get_column_letter(column[0].column)
+        sheet.column_dimensions[letter].width = max(least, min(most, widest + 2))
 
 
 def _with_intervals(unit: dict[str, object]) -> dict[str, object]:
@@ -87,18 +111,33 @@ def write_xlsx(report: Report, path: Path) -> None:
     _sheet(book, "剔除工单", [("工单编号", "ticket_no", None), ("承办单位", "unit", None),
                           ("剔除原因", "reason", None), ("审批人", "approved_by", None),
                           ("审批时间", "approved_at", None)], list(report.excluded))
+    _definitions(book, report)
+    book.save(path)
+
+
+def _definitions(book: Workbook, report: Report) -> None:
+    """The sheet 指标说明: the period, each definition, then the rules used, all in
+    Chinese (the configuration key beside each rule, for the operator)."""
     sheet = book.create_sheet("指标说明")
-    sheet.append(["项目", "说明", "definition"])
+    sheet.append(["项目", "说明", "配置项"])
     sheet.append(["统计期间", f"{report.period.label}（{report.period.start:%Y-%m-%d} 至 "
-                  f"{report.period.end:%Y-%m-%d} 前）", f"generated {report.generated_at}"])
-    for key, text in DEFINITIONS_ZH.items():
-        sheet.append([key, text, DEFINITIONS_EN[key]])
-    for key, value in report.rules.as_definitions().items():
-        sheet.append([key, str(value), "parameter used"])
+                  f"{report.period.end:%Y-%m-%d} 前）", None])
+    sheet.append(["生成时间", f"{report.generated_at:%Y-%m-%d %H:%M:%S}（北京时间）", None])
+    if report.machine_accuracy:
+        sheet.append(["智能回访抽检", sentence(report.machine_accuracy), "[spot_checks]"])
+    for term, text in definition_lines(DEFINITION_TERMS, DEFINITIONS_ZH):
+        sheet.append([term, inert(text), None])
+    sheet.append([])
+    sheet.append(["计算参数", "取值", "配置项"])
+    for cell in sheet[sheet.max_row]:
+        cell.font = HEADER
+    for (name, value), key in zip(rules_zh(report.rules), report.rules.as_definitions(),
+                                  strict=True):
+        sheet.append([name, value, f"[scoring] {key}"])
     for cell in sheet[1]:
         cell.font = HEADER
-    sheet.column_dimensions["A"].width = 26
+    fit_columns(sheet, most=40)
     sheet.column_dimensions["B"].width = 80
-    sheet.column_dimensions["C"].width = 80
+    for cell in sheet["B"]:
+        cell.alignment = Alignment(wrap_text=True, vertical="top")
     sheet.freeze_panes = "A2"
-    book.save(path)

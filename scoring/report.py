@@ -5,19 +5,25 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Connection, Engine, func, or_, select
 
+from scoring.accuracy import machine_accuracy
 from scoring.aggregate import UnitInfo, descendants, excluded, load_units, own_counts, roll_up
 from scoring.calendar import build_calendar
 from scoring.facts import closure_facts
 from scoring.periods import Period
 from scoring.rates import Counts, Rates, competition_ranks, rank_key, rates
+from scoring.reasons import reason_counts
 from scoring.rules import DEFINITIONS_EN, DEFINITIONS_ZH, ScoringRules
 
 RATE_NAMES = ("response_rate", "resolution_rate", "satisfaction_rate", "on_time_closure_rate",
               "callback_rate")
 RED, YELLOW = "red", "yellow"
+RATE_LABELS = {"response_rate": "响应率", "resolution_rate": "解决率",
+               "satisfaction_rate": "满意率", "on_time_closure_rate": "按时办结率",
+               "callback_rate": "回访率"}
 
 
 @dataclass
@@ -30,6 +36,8 @@ class UnitReport:
     card: str | None = None
     unranked_reason: str | None = None
     change: dict[str, float | None] = field(default_factory=dict)
+    # the citizens' reasons for 不满意/未解决 in the period, by category (scoring.reasons)
+    reasons: dict[str, object] = field(default_factory=dict)
 
 
 @dataclass
@@ -42,6 +50,8 @@ class Report:
     top_categories: list[dict[str, object]]
     trends: dict[str, list[dict[str, object]]]
     scope: dict[str, str | None]
+    # the spot checks of the period's automatic calls (scoring.accuracy), all units
+    machine_accuracy: dict[str, Any] = field(default_factory=dict)
 
     def groups(self) -> list[str]:
         return sorted({u.info.group for u in self.units if u.info.group})
@@ -58,16 +68,17 @@ def _unit_reports(units: dict[int, UnitInfo], totals: dict[int, Counts],
     by_group: dict[str, list[UnitReport]] = {}
     for report in reports.values():
         if report.info.group is None:
-            report.unranked_reason = "不参与排名（无考核分组） no ranking group"
+            report.unranked_reason = "不参与排名（无考核分组）"
             continue
         if report.counts.evaluated < rules.min_sample:
             report.unranked_reason = (f"回访样本不足（{report.counts.evaluated} < "
-                                      f"{rules.min_sample}） too few evaluated tickets")
+                                      f"{rules.min_sample}），不参与排名")
             continue
         if report.rates.composite is None:
             missing = [n for n in ("response_rate", "resolution_rate", "satisfaction_rate")
                        if getattr(report.rates, n) is None]
-            report.unranked_reason = f"缺少数据 no data for {', '.join(missing)}"
+            names = "、".join(RATE_LABELS[n] for n in missing)
+            report.unranked_reason = f"缺少{names}数据，不参与排名"
             continue
         by_group.setdefault(report.info.group, []).append(report)
     for members in by_group.values():
@@ -148,6 +159,11 @@ def build_report(engine: Engine, period: Period, *, rules: ScoringRules | None =
         for e in exclusions:
             e["unit"] = units[e.pop("unit_id")].name  # type: ignore[index]
         categories = top_categories(conn, period, scope_ids)
+        said = reason_counts(conn, period.start, period.end,
+                             {uid: info.parent_id for uid, info in units.items()})
+        for uid, report in reports.items():
+            report.reasons = said[uid]
+        accuracy = machine_accuracy(conn, period.start, period.end)
     listed = [r for uid, r in reports.items() if scope_ids is None or uid in scope_ids]
     if group is not None:
         listed = [r for r in listed if r.info.group == group]
@@ -155,7 +171,7 @@ def build_report(engine: Engine, period: Period, *, rules: ScoringRules | None =
     return Report(period=period, generated_at=now, rules=rules, units=listed,
                   excluded=exclusions, top_categories=categories,
                   trends={g: t for g, t in trends.items() if group in (None, g)},
-                  scope={"group": group, "unit": unit})
+                  scope={"group": group, "unit": unit}, machine_accuracy=accuracy)
 
 
 def _scope(units: dict[int, UnitInfo], group: str | None, unit: str | None) -> set[int] | None:

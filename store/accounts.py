@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, delete, insert, select, update
+from sqlalchemy import Engine, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from store import audit
@@ -37,9 +37,12 @@ def _account(u: Any) -> Account:
 
 
 def add_user(engine: Engine, username: str, display_name: str, role: Role,
-             password_hash: str, by: str, now: datetime) -> int:
+             password_hash: str, by: str, now: datetime, *, reason: str = "account created",
+             address: str | None = None) -> int:
     if not username.strip() or len(username) > 64:
         raise AccountError("a username is 1 to 64 characters")
+    if len(display_name) > 100:
+        raise AccountError("a display name is at most 100 characters")
     with engine.begin() as conn:
         try:
             uid = int(conn.execute(insert(User).values(
@@ -49,7 +52,7 @@ def add_user(engine: Engine, username: str, display_name: str, role: Role,
         except IntegrityError as exc:
             raise AccountError(f"user {username!r} already exists") from exc
         audit.record(conn, at=now, actor=by, action="user_add", target=username,
-                     reason="account created", after={"role": str(role)})
+                     reason=reason, after={"role": str(role)}, address=address)
     return uid
 
 
@@ -70,31 +73,57 @@ def users(engine: Engine) -> list[Account]:
         return [_account(u) for u in conn.execute(select(User).order_by(User.username))]
 
 
+class LastAdmin(AccountError):
+    """The change would leave no enabled admin account."""
+
+
 def _change(engine: Engine, username: str, by: str, now: datetime, action: str,
-            reason: str, **values: object) -> None:
+            reason: str, *, address: str | None = None, keep_admin: bool = False,
+            **values: object) -> None:
+    """Change an account and end its sessions, audited; `keep_admin`: refuse a change
+    that leaves no enabled admin (the console's; the command line can always add one)."""
     with engine.begin() as conn:
         u = conn.execute(select(User).where(User.username == username)).one_or_none()
         if u is None:
             raise AccountError(f"no user {username!r}")
+        role, disabled = values.get("role", u.role), values.get("disabled", u.disabled)
+        if keep_admin and u.role == Role.ADMIN and not u.disabled and (
+                role != Role.ADMIN or disabled):
+            others = conn.execute(select(func.count()).select_from(User).where(
+                User.role == Role.ADMIN, User.disabled.is_(False), User.id != u.id)
+            ).scalar_one()
+            if not others:
+                raise LastAdmin(f"{username} is the last enabled admin")
         conn.execute(update(User).where(User.id == u.id).values(
             session_epoch=User.session_epoch + 1, updated_at=now, **values))
         conn.execute(delete(ConsoleSession).where(ConsoleSession.user_id == u.id))
         audit.record(conn, at=now, actor=by, action=action, target=username, reason=reason,
-                     before={"disabled": u.disabled}, after={
-                         "disabled": values.get("disabled", u.disabled)})
+                     before={"disabled": u.disabled, "role": str(u.role)},
+                     after={"disabled": disabled, "role": str(role)}, address=address)
 
 
 def set_password(engine: Engine, username: str, password_hash: str, by: str,
-                 now: datetime) -> None:
+                 now: datetime, *, reason: str = "password changed",
+                 address: str | None = None) -> None:
     """A new password ends every session of the account."""
-    _change(engine, username, by, now, "user_passwd", "password changed",
+    _change(engine, username, by, now, "user_passwd", reason, address=address,
             password_hash=password_hash)
 
 
-def set_disabled(engine: Engine, username: str, disabled: bool, by: str, now: datetime
-                 ) -> None:
+def set_disabled(engine: Engine, username: str, disabled: bool, by: str, now: datetime,
+                 *, reason: str = "", address: str | None = None,
+                 keep_admin: bool = False) -> None:
     _change(engine, username, by, now, "user_disable" if disabled else "user_enable",
-            "account disabled" if disabled else "account enabled", disabled=disabled)
+            reason or ("account disabled" if disabled else "account enabled"),
+            address=address, keep_admin=keep_admin, disabled=disabled)
+
+
+def set_role(engine: Engine, username: str, role: Role, by: str, now: datetime, *,
+             reason: str = "role changed", address: str | None = None,
+             keep_admin: bool = False) -> None:
+    """A new role; the account's sessions end (it logs in again with the new one)."""
+    _change(engine, username, by, now, "user_role", reason, address=address,
+            keep_admin=keep_admin, role=role)
 
 
 # -- sessions --------------------------------------------------------------------------
@@ -157,7 +186,10 @@ class TokenRow:
     revoked_at: datetime | None
 
 
-def add_token(engine: Engine, name: str, token_hash: str, by: str, now: datetime) -> int:
+def add_token(engine: Engine, name: str, token_hash: str, by: str, now: datetime, *,
+              reason: str = "API token created", address: str | None = None) -> int:
+    if not name.strip() or len(name) > 100:
+        raise AccountError("a token's name is 1 to 100 characters")
     with engine.begin() as conn:
         try:
             tid = int(conn.execute(insert(ApiToken).values(
@@ -166,7 +198,7 @@ def add_token(engine: Engine, name: str, token_hash: str, by: str, now: datetime
         except IntegrityError as exc:
             raise AccountError(f"a token named {name!r} already exists") from exc
         audit.record(conn, at=now, actor=by, action="token_add", target=name,
-                     reason="API token created")
+                     reason=reason, address=address)
     return tid
 
 
@@ -190,7 +222,8 @@ def tokens(engine: Engine) -> list[TokenRow]:
                 for t in conn.execute(select(ApiToken).order_by(ApiToken.id))]
 
 
-def revoke_token(engine: Engine, name: str, by: str, now: datetime) -> None:
+def revoke_token(engine: Engine, name: str, by: str, now: datetime, *,
+                 reason: str = "API token revoked", address: str | None = None) -> None:
     with engine.begin() as conn:
         done = conn.execute(update(ApiToken).where(ApiToken.name == name,
                                                    ApiToken.revoked_at.is_(None))
@@ -198,7 +231,7 @@ def revoke_token(engine: Engine, name: str, by: str, now: datetime) -> None:
         if not done:
             raise AccountError(f"no live token named {name!r}")
         audit.record(conn, at=now, actor=by, action="token_revoke", target=name,
-                     reason="API token revoked")
+                     reason=reason, address=address)
 
 
 # -- the signing key -------------------------------------------------------------------

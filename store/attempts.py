@@ -1,19 +1,23 @@
-"""Call attempts as they happen: started, answered, each answer the moment it is heard,
-finished with the dialer's decision. Answers become evaluations (source 智能回访) at once,
+"""Call attempts as they happen: started, each answer the moment it is heard, finished
+(with when it was answered) and the callback moved on by the dialer's decision, made
+from the counts read in the same transaction. Answers become evaluations (source 智能回访) at once,
 so the reports count automatic callbacks without waiting for the call to end."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Engine, insert, or_, select, update
 
-from store.callbacks import Claimed
+from store.callbacks import Claimed, calls_today, lock_number
 from store.campaign_models import CallAttempt, Callback, CallTurn
+from store.caps import Counts, Decision
 from store.enums import (
+    AttemptOutcome,
     AttemptStatus,
     CallbackStatus,
     EvaluationSource,
@@ -46,12 +50,6 @@ def start_attempts(engine: Engine, group: list[Claimed], call_id: str, node: str
             conn.execute(update(Callback).where(Callback.id == claimed.callback_id)
                          .values(attempts=Callback.attempts + 1, updated_at=now))
     return ids
-
-
-def mark_answered(engine: Engine, attempt_ids: list[int], now: datetime) -> None:
-    with engine.begin() as conn:
-        conn.execute(update(CallAttempt).where(CallAttempt.id.in_(attempt_ids))
-                     .values(answered_at=now))
 
 
 @dataclass(frozen=True)
@@ -110,42 +108,69 @@ def _write_evaluation(conn: Connection, attempt_id: int, answer: Answer, now: da
 
 
 @dataclass(frozen=True)
+class CallQuality:
+    """What RTCP measured over the call (RFC 3550): packets of the citizen's audio lost,
+    its interarrival jitter, and the round trip to the trunk; None where not measured."""
+
+    packets_lost: int | None = None
+    jitter_ms: float | None = None
+    rtt_ms: float | None = None
+
+
+@dataclass(frozen=True)
 class AttemptEnd:
-    outcome: str
+    """What the call came to for one ticket: facts, no policy."""
+
+    outcome: AttemptOutcome
     sip_code: int | None = None
     sip_reason: str | None = None
     heard: str | None = None
     recording: str | None = None
     reason_span: tuple[float, float] | None = None
-    next_at: datetime | None = None  # call again then; None: no more attempts
-    review: bool = False  # to the supervisors' queue
-    decision: str = ""
+    answered_after_s: float | None = None  # from the INVITE to the answer; None: unanswered
     counted: bool = True  # False: the trunk failed, the citizen keeps the attempt
+    quality: CallQuality | None = None  # RTCP's figures; None: not measured
 
 
-def finish_attempt(engine: Engine, attempt_id: int, end: AttemptEnd, now: datetime, *,
-                   reopen_on_negative: bool = False) -> CallbackStatus:
-    """Close the attempt and move its callback on: again later, to review, or done."""
+Decide = Callable[[Counts], Decision]
+
+
+def finish_attempt(engine: Engine, attempt_id: int, end: AttemptEnd, now: datetime,
+                   decide: Decide, *, reopen_on_negative: bool = False) -> CallbackStatus:
+    """Close the attempt and move its callback on: again later, to review, or done, as
+    `decide` says given the closure's counted attempts (this one included if counted) and
+    the calls to its number today, both read in this transaction under the number's lock,
+    so no other dialer's claim can slip between the count and the decision."""
     with engine.begin() as conn:
-        callback_id, closure_id, ticket_id, seq = conn.execute(
+        callback_id, closure_id, ticket_id, seq, phone, started_at = conn.execute(
             select(CallAttempt.callback_id, Callback.closure_id, Callback.ticket_id,
-                   Closure.seq)
+                   Closure.seq, CallAttempt.phone, CallAttempt.started_at)
             .join(Callback, Callback.id == CallAttempt.callback_id)
             .join(Closure, Closure.id == Callback.closure_id)
             .where(CallAttempt.id == attempt_id)).one()
+        lock_number(conn, phone, wait=True)
+        made = conn.execute(select(Callback.attempts).where(Callback.id == callback_id)
+                            ).scalar_one()  # this attempt included since it started
+        decision = decide(Counts(made if end.counted else made - 1,
+                                 calls_today(conn, phone, now)))
         span = end.reason_span or (None, None)
+        quality = end.quality or CallQuality()
+        answered_at = None if end.answered_after_s is None else \
+            started_at + timedelta(seconds=end.answered_after_s)
         conn.execute(update(CallAttempt).where(CallAttempt.id == attempt_id).values(
-            status=AttemptStatus.FINISHED, ended_at=now, outcome=end.outcome,
-            sip_code=end.sip_code, sip_reason=end.sip_reason, heard=end.heard,
-            recording=end.recording, reason_from_s=span[0], reason_to_s=span[1],
-            next_at=end.next_at, decision=end.decision or None))
-        if end.next_at is not None:
+            status=AttemptStatus.FINISHED, answered_at=answered_at, ended_at=now,
+            outcome=end.outcome, sip_code=end.sip_code, sip_reason=end.sip_reason,
+            heard=end.heard, recording=end.recording, reason_from_s=span[0],
+            reason_to_s=span[1], next_at=decision.at, decision=decision.why or None,
+            packets_lost=quality.packets_lost, jitter_ms=quality.jitter_ms,
+            rtt_ms=quality.rtt_ms))
+        if decision.at is not None:
             status = CallbackStatus.PENDING
-            values: dict[str, Any] = {"due_at": end.next_at}
+            values: dict[str, Any] = {"due_at": decision.at}
         else:
-            status = CallbackStatus.REVIEW if end.review else CallbackStatus.DONE
+            status = CallbackStatus.REVIEW if decision.review else CallbackStatus.DONE
             values = {}
-            kind = review_kind_of(end.outcome) if end.review else (
+            kind = review_kind_of(end.outcome) if decision.review else (
                 ReviewKind.NEGATIVE if end.reason_span and _negative(conn, closure_id)
                 else None)
             if kind is not None:  # into the supervisors' queue, again if it was settled
@@ -154,7 +179,7 @@ def finish_attempt(engine: Engine, attempt_id: int, end: AttemptEnd, now: dateti
             values["attempts"] = Callback.attempts - 1
         conn.execute(update(Callback).where(Callback.id == callback_id).values(
             status=status, claimed_by=None, lease_until=None, last_outcome=end.outcome,
-            note=end.decision or None, updated_at=now, **values))
+            note=decision.why or None, updated_at=now, **values))
         if reopen_on_negative:
             _reopen_if_negative(conn, closure_id, ticket_id, seq, attempt_id, now)
     return status

@@ -10,17 +10,19 @@ Policy (windows, delays, caps) is the caller's: this module takes its results as
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from typing import NamedTuple
 
-from sqlalchemy import Connection, Engine, and_, func, or_, select, text, update
+from sqlalchemy import Connection, Engine, and_, case, func, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from store.campaign_models import CallAttempt, Callback, DoNotCall
+from store.caps import Caps, Counts, eligibility
 from store.enums import (
+    AttemptOutcome,
     AttemptStatus,
     CallbackStatus,
     Resolved,
@@ -31,7 +33,6 @@ from store.enums import (
 from store.models import Closure, Evaluation, Exclusion, Ticket, Unit
 
 log = logging.getLogger(__name__)
-
 
 
 @dataclass(frozen=True)
@@ -123,17 +124,32 @@ def _why_not(conn: Connection, callback_ids: list[int]) -> dict[int, str]:
 
 
 def calls_today(conn: Connection, phone: str, now: datetime) -> int:
+    """Calls placed to `phone` since midnight (a call covering several tickets is one)."""
     midnight = datetime.combine(now.date(), time(0))
     return int(conn.execute(
         select(func.count(func.distinct(CallAttempt.call_id)))
         .where(CallAttempt.phone == phone, CallAttempt.started_at >= midnight)).scalar_one())
 
 
+def lock_number(conn: Connection, phone: str, *, wait: bool) -> bool:
+    """The per-number lock (PostgreSQL; SQLite serialises writers anyway) under which a
+    number's calls are claimed and counted, until the transaction ends. False: another
+    process holds it and `wait` was not asked for."""
+    if not _is_pg(conn):
+        return True
+    if wait:
+        conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:p))"), {"p": phone})
+        return True
+    return bool(conn.execute(text("SELECT pg_try_advisory_xact_lock(hashtext(:p))"),
+                             {"p": phone}).scalar_one())
+
+
 def claim(engine: Engine, node: str, now: datetime, *, limit: int, lease: timedelta,
-          max_attempts: int, max_calls_per_day: int) -> list[list[Claimed]]:
+          caps: Caps) -> list[list[Claimed]]:
     """Claim up to `limit` numbers' due callbacks, each number's as one group (one call).
-    Callbacks that may no longer be called are cancelled or sent to review on the way.
-    Claims of a dead dialer come back through `recover`, not here."""
+    Callbacks that may no longer be called are cancelled or sent to review on the way;
+    a number at its daily cap waits for tomorrow. Claims of a dead dialer come back
+    through `recover`, not here."""
     if limit < 1:
         return []
     with engine.begin() as conn:
@@ -152,38 +168,37 @@ def claim(engine: Engine, node: str, now: datetime, *, limit: int, lease: timede
             if row.id in stop:
                 _set(conn, [row.id], now, status=CallbackStatus.CANCELLED, note=stop[row.id])
                 continue
-            if row.deadline_at < now or row.attempts >= max_attempts:
-                why = ("deadline passed without a callback" if row.deadline_at < now
-                       else f"{row.attempts} attempts made")
-                _set(conn, [row.id], now, status=CallbackStatus.REVIEW, note=why,
-                     review_kind=ReviewKind.UNREACHABLE, reviewed_at=None, reviewed_by=None)
+            if row.deadline_at < now:
+                _to_review(conn, row.id, now, "deadline passed without a callback")
                 continue
             if row.phone in seen or len(groups) >= limit:
                 continue
             seen.add(row.phone)
-            if _is_pg(conn) and not conn.execute(
-                    text("SELECT pg_try_advisory_xact_lock(hashtext(:p))"),
-                    {"p": row.phone}).scalar_one():
+            if not lock_number(conn, row.phone, wait=False):
                 continue  # another dialer is claiming this number right now
             busy = conn.execute(select(func.count()).where(
                 Callback.phone == row.phone, Callback.status == CallbackStatus.CLAIMED,
                 Callback.lease_until >= now)).scalar_one()
             if busy:
                 continue
-            if calls_today(conn, row.phone, now) >= max_calls_per_day:
-                tomorrow = datetime.combine(now.date() + timedelta(days=1), time(0))
-                _set(conn, [row.id], now, due_at=tomorrow,
-                     note=f"{max_calls_per_day} calls to this number today")
+            today = calls_today(conn, row.phone, now)
+            allowed = eligibility(Counts(row.attempts, today), now, caps)
+            if allowed.at is None:
+                _to_review(conn, row.id, now, allowed.why)
+                continue
+            if allowed.at > now:
+                _set(conn, [row.id], now, due_at=allowed.at, note=allowed.why)
                 continue
             group_query = select(Callback).where(
                 Callback.phone == row.phone,
                 or_(Callback.id == row.id,
                     and_(Callback.status == CallbackStatus.PENDING, Callback.due_at <= now,
-                         Callback.deadline_at >= now, Callback.attempts < max_attempts))
+                         Callback.deadline_at >= now))
             ).order_by(Callback.deadline_at, Callback.id)
             if _is_pg(conn):
                 group_query = group_query.with_for_update(skip_locked=True)
-            members = list(conn.execute(group_query).all())
+            members = [m for m in conn.execute(group_query).all()  # the others: on their own
+                       if eligibility(Counts(m.attempts, today), now, caps).at == now]
             blocked = _why_not(conn, [m.id for m in members])
             for m in members:
                 if m.id in blocked:
@@ -200,6 +215,11 @@ def claim(engine: Engine, node: str, now: datetime, *, limit: int, lease: timede
 
 def _set(conn: Connection, ids: list[int], now: datetime, **values: object) -> None:
     conn.execute(update(Callback).where(Callback.id.in_(ids)).values(updated_at=now, **values))
+
+
+def _to_review(conn: Connection, callback_id: int, now: datetime, why: str) -> None:
+    _set(conn, [callback_id], now, status=CallbackStatus.REVIEW, note=why,
+         review_kind=ReviewKind.UNREACHABLE, reviewed_at=None, reviewed_by=None)
 
 
 def extend_leases(engine: Engine, node: str, now: datetime, lease: timedelta) -> int:
@@ -226,24 +246,34 @@ class Recovered(NamedTuple):
     completed: int  # callbacks whose answers were all saved before the interruption
 
 
-def recover(engine: Engine, now: datetime, node: str | None = None) -> Recovered:
-    """Close attempts left in progress by `node` (this process, starting again) or by a
-    dialer whose lease expired, as interrupted; answers already saved are kept. A callback
-    whose both answers were saved is done; the others are due again now."""
+def recover(engine: Engine, now: datetime, node: str | None = None,
+            dead_nodes: Sequence[str] = ()) -> Recovered:
+    """Close attempts left in progress by `node` (this process, starting again), by the
+    `dead_nodes` or by a dialer whose lease expired, as interrupted; answers already
+    saved are kept. A callback whose both answers were saved is done; the others are due
+    again now, and the interrupted attempt does not count against the closure's attempts
+    (the dialer failed, not the citizen; the call still counts among the number's calls
+    today, as it may have rung)."""
     with engine.begin() as conn:
         dead = or_(Callback.lease_until < now, Callback.lease_until.is_(None))
-        if node is not None:
-            dead = or_(dead, Callback.claimed_by == node)
+        mine = [*dead_nodes, *([node] if node is not None else [])]
+        if mine:
+            dead = or_(dead, Callback.claimed_by.in_(mine))
         stale = list(conn.execute(
             select(Callback.id, Callback.closure_id).where(
                 Callback.status == CallbackStatus.CLAIMED, dead)).all())
         ids = [r.id for r in stale]
         if not ids:
             return Recovered(0, 0, 0)
+        calling = {int(c) for c in conn.execute(
+            select(CallAttempt.callback_id).where(
+                CallAttempt.callback_id.in_(ids),
+                CallAttempt.status == AttemptStatus.IN_PROGRESS)).scalars()}
         interrupted = conn.execute(
             update(CallAttempt).where(CallAttempt.callback_id.in_(ids),
                                       CallAttempt.status == AttemptStatus.IN_PROGRESS)
-            .values(status=AttemptStatus.INTERRUPTED, ended_at=now, outcome="interrupted",
+            .values(status=AttemptStatus.INTERRUPTED, ended_at=now,
+                    outcome=AttemptOutcome.INTERRUPTED,
                     decision="the dialer stopped during the call; closed on recovery"))
         complete = {int(c) for c in conn.execute(
             select(Evaluation.closure_id).where(
@@ -254,11 +284,15 @@ def recover(engine: Engine, now: datetime, node: str | None = None) -> Recovered
         again = [r.id for r in stale if r.closure_id not in complete]
         if done:
             _set(conn, done, now, status=CallbackStatus.DONE, claimed_by=None,
-                 lease_until=None, last_outcome="interrupted",
+                 lease_until=None, last_outcome=AttemptOutcome.INTERRUPTED,
                  note="answers saved before the interruption")
         if again:
             _set(conn, again, now, status=CallbackStatus.PENDING, claimed_by=None,
                  lease_until=None, due_at=now)
+            given_back = [i for i in again if i in calling]
+            if given_back:
+                _set(conn, given_back, now, attempts=case(
+                    (Callback.attempts > 0, Callback.attempts - 1), else_=0))
     result = Recovered(int(interrupted.rowcount or 0), len(again), len(done))
     log.warning("recovered claims: %s", result)
     return result
@@ -283,8 +317,3 @@ def ticket_details(engine: Engine, ticket_ids: list[int]) -> list[TicketDetails]
             .where(Ticket.id.in_(ticket_ids))).all()}
     return [TicketDetails(t, rows[t].ticket_no, rows[t].received_at, rows[t].summary,
                           rows[t].category, rows[t].name) for t in ticket_ids]
-
-
-def count_calls_today(engine: Engine, phone: str, now: datetime) -> int:
-    with engine.connect() as conn:
-        return calls_today(conn, phone, now)

@@ -74,15 +74,26 @@ def take_run_now(engine: Engine, name: str = DEFAULT) -> bool:
         return bool(result.rowcount)
 
 
+@dataclass(frozen=True)
+class Process:
+    """Which process a dialer node is: for knowing it dead from the same host."""
+
+    host: str
+    pid: int
+    start: str | None  # the pid's start time, as the system gives it (pids are reused)
+
+
 def node_seen(engine: Engine, node: str, now: datetime, calls: int, state_: str = "running",
-              started: bool = False) -> None:
+              started: bool = False, process: Process | None = None) -> None:
     with engine.begin() as conn:
         if started or not conn.execute(select(DialerNode.node)
                                        .where(DialerNode.node == node)).first():
             conn.execute(delete(DialerNode).where(DialerNode.node == node))
             conn.execute(insert(DialerNode).values(
                 node=node, started_at=now, seen_at=now, calls_in_progress=calls,
-                state=state_))
+                state=state_, host=process.host if process else None,
+                pid=process.pid if process else None,
+                process_start=process.start if process else None))
         else:
             conn.execute(update(DialerNode).where(DialerNode.node == node).values(
                 seen_at=now, calls_in_progress=calls, state=state_))

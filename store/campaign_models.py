@@ -8,10 +8,13 @@ from datetime import datetime
 from sqlalchemy import Float, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from store.enums import AttemptStatus, CallbackStatus, ReviewKind
+from store.enums import AttemptStatus, CallbackStatus, ReasonStatus, ReviewKind
 from store.models import Base, LocalDateTime, _enum
 
 IN_QUEUE_SQL = text("review_kind IS NOT NULL AND reviewed_at IS NULL")
+RECORDING_KEPT_SQL = text("recording IS NOT NULL AND recording_deleted_at IS NULL")
+REASON_TODO_SQL = text("reason_from_s IS NOT NULL AND (reason_status IS NULL"
+                       " OR reason_status IN ('pending', 'failed'))")
 
 
 class Callback(Base):
@@ -69,13 +72,43 @@ class CallAttempt(Base):
     outcome: Mapped[str | None] = mapped_column(String(40))
     sip_code: Mapped[int | None] = mapped_column(Integer)
     sip_reason: Mapped[str | None] = mapped_column(String(200))
+    # the call's RTCP figures (RFC 3550) of the citizen's audio: packets lost, interarrival
+    # jitter, and the round trip from the trunk's reports; None: not measured
+    packets_lost: Mapped[int | None] = mapped_column(Integer)
+    jitter_ms: Mapped[float | None] = mapped_column(Float)
+    rtt_ms: Mapped[float | None] = mapped_column(Float)
     heard: Mapped[str | None] = mapped_column(Text)  # carrier announcement, wrong person ...
     recording: Mapped[str | None] = mapped_column(Text)
+    # when the retention job deleted the recording's file (campaign.recordings_keep_days);
+    # the path stays, so the console can say so instead of offering a broken player
+    recording_deleted_at: Mapped[datetime | None] = mapped_column(LocalDateTime)
     reason_from_s: Mapped[float | None] = mapped_column(Float)
     reason_to_s: Mapped[float | None] = mapped_column(Float)
     reason_text: Mapped[str | None] = mapped_column(Text)
+    # the reason in words (store/reasons.py): how transcribing it went (a ReasonStatus,
+    # None: no reason slice), the error in words, tries so far, when the last try ended,
+    # the engine and model that heard it, and the category its words fall in
+    reason_status: Mapped[ReasonStatus | None] = mapped_column(_enum(ReasonStatus))
+    reason_error: Mapped[str | None] = mapped_column(Text)
+    reason_tries: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    reason_transcribed_at: Mapped[datetime | None] = mapped_column(LocalDateTime)
+    reason_engine: Mapped[str | None] = mapped_column(String(100))
+    reason_category: Mapped[str | None] = mapped_column(String(24))
     next_at: Mapped[datetime | None] = mapped_column(LocalDateTime)
     decision: Mapped[str | None] = mapped_column(Text)
+    # what would end the call's dialog if the process died with it up (JSON written by
+    # the dialer as the dialog changes: the INVITE, tags, route set, remote target, CSeq,
+    # RTP port); the last one stays after the call
+    dialog: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (
+        # the reasons still to be transcribed, however many attempts history holds
+        Index("ix_call_attempts_reason_todo", "id", sqlite_where=REASON_TODO_SQL,
+              postgresql_where=REASON_TODO_SQL),
+        # recordings whose files are still kept: what the retention job looks through
+        Index("ix_call_attempts_recordings_kept", "started_at", "id",
+              sqlite_where=RECORDING_KEPT_SQL, postgresql_where=RECORDING_KEPT_SQL),
+    )
 
 
 class CallTurn(Base):
@@ -124,3 +157,8 @@ class DialerNode(Base):
     seen_at: Mapped[datetime] = mapped_column(LocalDateTime)
     calls_in_progress: Mapped[int] = mapped_column(default=0)
     state: Mapped[str] = mapped_column(String(24), default="running")
+    # which process it is, so that a process started again on the same host knows a
+    # dead one whatever its name: host, pid and the pid's start time (pids are reused)
+    host: Mapped[str | None] = mapped_column(String(100))
+    pid: Mapped[int | None] = mapped_column(Integer)
+    process_start: Mapped[str | None] = mapped_column(String(40))

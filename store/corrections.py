@@ -90,31 +90,41 @@ def correct_answer(engine: Engine, callback_id: int, resolved: Resolved,
     """Set both answers of the callback's closure as a supervisor heard them."""
     _check(who)
     with engine.begin() as conn:
-        cb = _callback(conn, callback_id)
-        _not_in_a_call(cb)
-        ticket_no, seq = cb.ticket_no, cb.seq
-        before = _evaluation(conn, cb.closure_id)
-        after = {"resolved": str(resolved), "satisfaction": str(satisfaction),
-                 "source": str(EvaluationSource.SUPERVISOR), "evaluated_by": who.actor}
-        values = {"resolved": resolved, "satisfaction": satisfaction,
-                  "source": EvaluationSource.SUPERVISOR, "evaluated_at": who.now,
-                  "evaluated_by": who.actor, "note": who.reason.strip()}
-        if before is None:
-            conn.execute(insert(Evaluation).values(closure_id=cb.closure_id,
-                                                   ticket_id=cb.ticket_id,
-                                                   created_at=who.now, **values))
-        else:
-            conn.execute(update(Evaluation).where(Evaluation.closure_id == cb.closure_id)
-                         .values(**values))
-        conn.execute(insert(TicketEvent).values(
-            ticket_id=cb.ticket_id, kind=EventKind.EVALUATED, at=who.now, closure_seq=seq,
-            actor=who.actor, detail=f"质检修正 {resolved}/{satisfaction}: {who.reason.strip()}",
-            created_at=who.now))
-        _settle(conn, callback_id, who, CallbackStatus.DONE)
-        audit.record(conn, at=who.now, actor=who.actor, action="correct_answer",
-                     target=ticket_no, reason=who.reason, ticket_id=cb.ticket_id,
-                     before=before, after=after, address=who.address)
+        correct_answer_in(conn, callback_id, resolved, satisfaction, who)
     log.info("callback %s: answer corrected by %s", callback_id, who.actor)
+
+
+def correct_answer_in(conn: Connection, callback_id: int, resolved: Resolved,
+                      satisfaction: Satisfaction, who: Who, *, label: str = "质检修正",
+                      origin: dict[str, Any] | None = None) -> None:
+    """`correct_answer` inside the caller's transaction; `label` names it in the ticket's
+    history and `origin` (e.g. the spot check it came from) goes into the audit's after."""
+    _check(who)
+    cb = _callback(conn, callback_id)
+    _not_in_a_call(cb)
+    ticket_no, seq = cb.ticket_no, cb.seq
+    before = _evaluation(conn, cb.closure_id)
+    after = {"resolved": str(resolved), "satisfaction": str(satisfaction),
+             "source": str(EvaluationSource.SUPERVISOR), "evaluated_by": who.actor,
+             **(origin or {})}
+    values = {"resolved": resolved, "satisfaction": satisfaction,
+              "source": EvaluationSource.SUPERVISOR, "evaluated_at": who.now,
+              "evaluated_by": who.actor, "note": who.reason.strip()}
+    if before is None:
+        conn.execute(insert(Evaluation).values(closure_id=cb.closure_id,
+                                               ticket_id=cb.ticket_id,
+                                               created_at=who.now, **values))
+    else:
+        conn.execute(update(Evaluation).where(Evaluation.closure_id == cb.closure_id)
+                     .values(**values))
+    conn.execute(insert(TicketEvent).values(
+        ticket_id=cb.ticket_id, kind=EventKind.EVALUATED, at=who.now, closure_seq=seq,
+        actor=who.actor, detail=f"{label} {resolved}/{satisfaction}: {who.reason.strip()}",
+        created_at=who.now))
+    _settle(conn, callback_id, who, CallbackStatus.DONE)
+    audit.record(conn, at=who.now, actor=who.actor, action="correct_answer",
+                 target=ticket_no, reason=who.reason, ticket_id=cb.ticket_id,
+                 before=before, after=after, address=who.address)
 
 
 def confirm_answer(engine: Engine, callback_id: int, who: Who) -> None:

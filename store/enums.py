@@ -148,13 +148,67 @@ class ReviewKind(enum.StrEnum):
     MEDIA_FAILURE = "media_failure"  # 通话媒体故障
 
 
-def review_kind_of(outcome: str | None) -> ReviewKind:
+class AttemptOutcome(enum.StrEnum):
+    """What one attempt came to, as `call_attempts.outcome` and `callbacks.last_outcome`
+    keep it. The values are the stored strings: a new member needs no migration."""
+
+    COMPLETED = "completed"  # both answers of the ticket taken (or marked unclear)
+    UNCLEAR = "unclear"  # a question could not be settled
+    WRONG_PERSON = "wrong_person"
+    CALL_LATER = "call_later"  # the citizen asked to be called later
+    HUNG_UP_EARLY = "hung_up_early"
+    MEDIA_FAILURE = "media_failure"  # answered, but no audio came or went
+    ANNOUNCEMENT = "announcement"  # a carrier announcement (关机, 停机 ...)
+    INVALID_NUMBER = "invalid_number"  # 空号, or SIP 404/484/604
+    BUSY = "busy"
+    NO_ANSWER = "no_answer"
+    REJECTED = "rejected"
+    CONGESTION = "congestion"
+    AUTH_FAILURE = "auth_failure"  # the trunk refused our credentials
+    TRANSPORT_FAILURE = "transport_failure"  # the trunk could not be reached
+    TIMEOUT = "timeout"  # the trunk never answered the INVITE
+    CANCELLED = "cancelled"  # we gave up first (the service was stopping)
+    FAILED = "failed"  # any other failure
+    INTERRUPTED = "interrupted"  # the dialer stopped during the call: closed on recovery
+
+
+ATTEMPT_OUTCOME_LABELS: dict[AttemptOutcome, str] = {
+    AttemptOutcome.COMPLETED: "回访完成",
+    AttemptOutcome.UNCLEAR: "答复不清",
+    AttemptOutcome.WRONG_PERSON: "非本人",
+    AttemptOutcome.CALL_LATER: "稍后再打",
+    AttemptOutcome.HUNG_UP_EARLY: "中途挂断",
+    AttemptOutcome.MEDIA_FAILURE: "媒体故障",
+    AttemptOutcome.ANNOUNCEMENT: "运营商提示音",
+    AttemptOutcome.INVALID_NUMBER: "空号/号码无效",
+    AttemptOutcome.BUSY: "占线",
+    AttemptOutcome.NO_ANSWER: "无人接听",
+    AttemptOutcome.REJECTED: "拒接",
+    AttemptOutcome.CONGESTION: "线路拥塞",
+    AttemptOutcome.AUTH_FAILURE: "中继认证失败",
+    AttemptOutcome.TRANSPORT_FAILURE: "中继不可达",
+    AttemptOutcome.TIMEOUT: "中继无响应",
+    AttemptOutcome.CANCELLED: "已取消",
+    AttemptOutcome.FAILED: "呼叫失败",
+    AttemptOutcome.INTERRUPTED: "呼叫中断",
+}
+
+# A callback sent to review after its last attempt: the outcomes that say why on their
+# own; any other (busy, no answer ... out of attempts or of windows) is unreachable.
+REVIEW_KINDS: dict[AttemptOutcome, ReviewKind] = {
+    AttemptOutcome.UNCLEAR: ReviewKind.UNCLEAR,
+    AttemptOutcome.WRONG_PERSON: ReviewKind.WRONG_PERSON,
+    AttemptOutcome.ANNOUNCEMENT: ReviewKind.ANNOUNCEMENT,
+    AttemptOutcome.INVALID_NUMBER: ReviewKind.INVALID_NUMBER,
+    AttemptOutcome.MEDIA_FAILURE: ReviewKind.MEDIA_FAILURE,
+}
+
+
+def review_kind_of(outcome: AttemptOutcome | None) -> ReviewKind:
     """The kind of a callback sent to review after an attempt with this outcome."""
-    try:
-        kind = ReviewKind(outcome or "")
-    except ValueError:
+    if outcome is None:
         return ReviewKind.UNREACHABLE
-    return ReviewKind.UNREACHABLE if kind is ReviewKind.NEGATIVE else kind
+    return REVIEW_KINDS.get(outcome, ReviewKind.UNREACHABLE)
 
 
 REVIEW_KIND_LABELS: dict[ReviewKind, str] = {
@@ -166,3 +220,12 @@ REVIEW_KIND_LABELS: dict[ReviewKind, str] = {
     ReviewKind.INVALID_NUMBER: "空号/号码无效",
     ReviewKind.MEDIA_FAILURE: "通话媒体故障",
 }
+
+
+class ReasonStatus(enum.StrEnum):
+    """How transcribing a citizen's reason for dissatisfaction went."""
+
+    PENDING = "pending"  # 待转写
+    DONE = "done"  # 已转写
+    EMPTY = "empty"  # 未听清: the engine heard no words
+    FAILED = "failed"  # 转写失败: recording missing/corrupt, engine error or timeout

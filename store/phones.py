@@ -85,9 +85,17 @@ def normalize_phone(raw: str, default_area_code: str = "") -> Phone:
     return Phone(e164=e164, kind=kind)
 
 
+def _ascii_digits(value: str) -> str:
+    """The digits of a text, full-width ones (１３８) as ASCII."""
+    return "".join(str(int(ch)) for ch in value if ch.isdecimal())
+
+
 def mask_phone(value: str) -> str:
-    """138****5678 for a mobile; keep the area code and last four digits of a fixed line."""
-    digits = re.sub(r"\D", "", value)
+    """138****5678 for a mobile; keep the area code and last four digits of a fixed line.
+    Any spelling the importer reads (0086, +86, 86, brackets, dots, full-width digits)."""
+    digits = _ascii_digits(value)
+    if digits.startswith("0086"):
+        digits = digits[2:]
     if digits.startswith("86") and len(digits) in (12, 13):
         digits = digits[2:]
         if not (len(digits) == 11 and digits.startswith("1")):
@@ -102,11 +110,18 @@ def mask_phone(value: str) -> str:
     return "*" * (len(digits) - 4) + digits[-4:]
 
 
-# Digit runs that look like phone numbers in free text (11-digit mobiles, area-coded fixed
-# lines, +86 forms). Used by the logging filter so a number never reaches a log unmasked.
+# Phone numbers in free text, spelled every way the importer reads them (`_NOISE`): digits
+# with up to three separators (space, dash, dot, brackets, full-width ones) between any two,
+# 0086 / +86 / 86 before them. Used by the logging filter so that a number never reaches a
+# log unmasked. A bare 7- or 8-digit local number (read with a default area code) is left
+# alone: in free text it cannot be told from a date, a count or a port.
+_SEP = r"[ \t\u3000\-.—－()（）]{0,3}"
+_MOBILE = rf"[1１]{_SEP}[3-9３-９](?:{_SEP}\d){{9}}"
+_FIXED = rf"[0０]{_SEP}[1-9１-９](?:{_SEP}\d){{8,10}}"  # area code with its 0, then the number
+_E164_FIXED = rf"[1-9１-９](?:{_SEP}\d){{8,10}}"  # after 86 the trunk 0 is dropped
+_COUNTRY = rf"(?:[+＋]|[0０]{{2}})?{_SEP}[8８][6６]{_SEP}"
 PHONE_IN_TEXT = re.compile(
-    r"(?<!\d)(?:\+?86[\s-]?)?(?:1[3-9]\d[\s-]?\d{4}[\s-]?\d{4}|0\d{2,3}[\s-]?\d{7,8})(?!\d)"
-)
+    rf"(?<!\d)(?:{_COUNTRY}(?:{_MOBILE}|{_E164_FIXED})|[(（]?(?:{_MOBILE}|{_FIXED}))(?!\d)")
 
 
 def mask_phones_in_text(text: str) -> str:

@@ -25,6 +25,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
+from store.attempts import CallQuality
 from store.campaign_models import CallAttempt, Callback, CallTurn
 from store.enums import REVIEW_KIND_LABELS
 from store.models import Closure, Evaluation, Exclusion, Ticket, Unit
@@ -59,6 +60,7 @@ class QueueItem:
     updated_at: datetime
     resolved: str | None
     satisfaction: str | None
+    deadline_at: datetime | None = None  # the callback's deadline (回访截止)
 
 
 @dataclass
@@ -99,7 +101,7 @@ def queue(engine: Engine, f: QueueFilter, *, limit: int = 50, offset: int = 0) -
     listing = (select(Callback.id, Callback.review_kind, Ticket.ticket_no, Unit.name,
                       Ticket.category, Ticket.summary, Ticket.phone, Closure.closed_at,
                       Callback.attempts, Callback.last_outcome, Callback.updated_at,
-                      Evaluation.resolved, Evaluation.satisfaction)
+                      Evaluation.resolved, Evaluation.satisfaction, Callback.deadline_at)
                .join(Ticket, Ticket.id == Callback.ticket_id)
                .join(Unit, Unit.id == Ticket.unit_id)
                .join(Closure, Closure.id == Callback.closure_id)
@@ -117,15 +119,26 @@ def queue(engine: Engine, f: QueueFilter, *, limit: int = 50, offset: int = 0) -
     total = by_kind.get(f.kind, 0) if f.kind else sum(by_kind.values())
     items = [QueueItem(r[0], str(r[1]), r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9],
                        r[10], None if r[11] is None else str(r[11]),
-                       None if r[12] is None else str(r[12])) for r in rows]
+                       None if r[12] is None else str(r[12]), r[13]) for r in rows]
     return Queue(items, total, by_kind)
 
 
-def neighbours(engine: Engine, f: QueueFilter, callback_id: int) -> tuple[int | None, int | None]:
-    """The items before and after this one in the queue's order, for keyboard work."""
+def position(engine: Engine, callback_id: int) -> datetime | None:
+    """Where a callback stands in the queue's order (its `updated_at`): an action moves
+    it, so the web reads this before acting to find the item that came after it."""
     with engine.connect() as conn:
-        here = conn.execute(select(Callback.updated_at).where(Callback.id == callback_id)
+        return conn.execute(select(Callback.updated_at).where(Callback.id == callback_id)
                             ).scalar_one_or_none()
+
+
+def neighbours(engine: Engine, f: QueueFilter, callback_id: int,
+               here: datetime | None = None) -> tuple[int | None, int | None]:
+    """The items before and after this one in the queue's order, for keyboard work;
+    `here`: the place it had (`position` before an action settled and moved it)."""
+    with engine.connect() as conn:
+        if here is None:
+            here = conn.execute(select(Callback.updated_at).where(Callback.id == callback_id)
+                                ).scalar_one_or_none()
         if here is None:
             return None, None
         base = _filtered(select(Callback.id).where(IN_QUEUE), f, with_kind=True)
@@ -164,9 +177,10 @@ class Attempt:
     heard: str | None
     recording: str | None
     reason_span: tuple[float, float] | None
-    reason_text: str | None
     decision: str | None
     turns: list[Turn]
+    quality: CallQuality | None = None  # RTCP's figures; None: not measured
+    recording_deleted_at: datetime | None = None  # retention deleted the file then
 
 
 @dataclass(frozen=True)
@@ -199,7 +213,13 @@ def _attempts(conn: Connection, callback_id: int) -> list[Attempt]:
                     a.outcome, a.sip_code, a.sip_reason, a.heard, a.recording,
                     (a.reason_from_s, a.reason_to_s) if a.reason_from_s is not None
                     and a.reason_to_s is not None else None,
-                    a.reason_text, a.decision, turns.get(a.id, [])) for a in attempts]
+                    a.decision, turns.get(a.id, []), _quality(a),
+                    recording_deleted_at=a.recording_deleted_at) for a in attempts]
+
+
+def _quality(a: Any) -> CallQuality | None:
+    quality = CallQuality(a.packets_lost, a.jitter_ms, a.rtt_ms)
+    return None if quality == CallQuality() else quality
 
 
 def call_detail(engine: Engine, callback_id: int) -> CallDetail | None:
@@ -266,6 +286,16 @@ def ticket_of(engine: Engine, callback_id: int) -> tuple[str, str] | None:
                            .join(Callback, Callback.ticket_id == Ticket.id)
                            .where(Callback.id == callback_id)).first()
     return None if row is None else (str(row[0]), str(row[1]))
+
+
+def reviewed(engine: Engine, callback_id: int) -> tuple[str, datetime] | None:
+    """Who settled the callback and when, or None while no person has."""
+    with engine.connect() as conn:
+        row = conn.execute(select(Callback.reviewed_by, Callback.reviewed_at)
+                           .where(Callback.id == callback_id)).first()
+    if row is None or row[1] is None:
+        return None
+    return str(row[0] or ""), row[1]
 
 
 def recording_of(engine: Engine, attempt_id: int) -> str | None:

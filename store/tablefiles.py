@@ -1,15 +1,31 @@
-"""Write tables as CSV (UTF-8 with BOM, or GBK), XLSX or JSON Lines, one row at a time."""
+"""Write tables as CSV (UTF-8 with BOM, or GBK), XLSX or JSON Lines, one row at a time;
+and the rule every export a person opens in a spreadsheet follows (`inert`)."""
 
 from __future__ import annotations
 
 import csv
 import json
+import re
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 
 FORMATS = ("csv", "xlsx", "jsonl")
+# what a spreadsheet takes for the start of a formula (OWASP's list: = + - @, tab, CR)
+_FORMULA = ("=", "+", "-", "@", "\t", "\r")
+_NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)%?$")
+
+
+def inert(value: Any) -> Any:
+    """A cell for an export someone opens in Excel or WPS: text that a spreadsheet
+    would run as a formula (`=HYPERLINK(...)`, `+cmd|...`, `@SUM(...)`) gets a leading
+    `'`, so it shows as the text it is. A plain number written as text (`-12.5`) and a
+    lone `-` are left as they are; values that are not text are not touched."""
+    if isinstance(value, str) and value.startswith(_FORMULA) and value != "-" \
+            and not _NUMBER.match(value):
+        return "'" + value
+    return value
 
 
 def _cell(value: Any) -> Any:

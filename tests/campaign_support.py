@@ -1,11 +1,13 @@
 """Running a real campaign (scheduler, dialer, recognition, store) in the test reactor
-against the citizen simulator, with the campaign's clock in the test's hands."""
+against the citizen simulator, with the campaign's wall clock in the test's hands. The
+job timers are the reactor's; `tests/test_campaign_schedule.py` drives them on a
+`task.Clock` instead."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import InitVar, dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -14,12 +16,10 @@ from sqlalchemy import Engine, func, select
 
 from dialer.callsession import Prompts, SessionSettings
 from dialer.campaign import Campaign, CampaignSettings
-from dialer.channels import ChannelPool
-from dialer.media import PortRange
-from dialer.simulator import Citizen, CitizenSimulator
-from dialer.sipudp import SipEndpoint
-from dialer.uac import CallSettings
+from dialer.trunk import Dialer, TrunkConfig
 from dialer.windows import CallingWindows
+from dialer.workers import Workers
+from huifang.demo.simulator import Citizen, CitizenSimulator
 from store.callbacks import TicketDetails
 from store.campaign_models import CallAttempt, Callback
 from store.enums import AttemptStatus, CallbackStatus
@@ -31,18 +31,21 @@ NOW = datetime(2026, 11, 20, 10, 0)  # a Friday, inside the default morning wind
 
 @dataclass
 class Clock:
-    """The campaign's wall clock: moves with real time from `start`, or jumps."""
+    """The campaign's wall clock: moves with real time from `start`, or jumps. (Read on
+    the reactor thread, jumped on the test's: one attribute holds both halves.)"""
 
-    start: datetime = NOW
-    offset: timedelta = timedelta(0)
-    began: float = field(default_factory=time.monotonic)
+    start: InitVar[datetime] = NOW
+    base: tuple[datetime, float] = field(init=False)
+
+    def __post_init__(self, start: datetime) -> None:
+        self.base = (start, time.monotonic())
 
     def __call__(self) -> datetime:
-        elapsed = timedelta(seconds=time.monotonic() - self.began)
-        return (self.start + self.offset + elapsed).replace(microsecond=0)
+        start, began = self.base
+        return (start + timedelta(seconds=time.monotonic() - began)).replace(microsecond=0)
 
     def jump(self, to: datetime) -> None:
-        self.start, self.offset, self.began = to, timedelta(0), time.monotonic()
+        self.base = (to, time.monotonic())
 
 
 def short_prompts(details: list[TicketDetails], today: date) -> Prompts:
@@ -54,12 +57,16 @@ class Running:
     campaign: Campaign
     simulator: CitizenSimulator
     ports: list[Any]
+    dialer: Dialer
+    workers: Workers
 
     def stop(self) -> None:
         def go() -> Any:
             def close(_: Any) -> None:
                 for port in self.ports:
                     port.stopListening()
+                self.dialer.stop()
+                self.workers.stop()
             return self.campaign.stop().addBoth(close)
         on_reactor(go)
 
@@ -67,28 +74,29 @@ class Running:
 def start_campaign(engine: Engine, citizens: dict[str, Citizen], tmp_path: Path,
                    clock: Clock, *, channels: int = 4,
                    windows: CallingWindows | None = None, target: str | None = None,
-                   ports: PortRange | None = None, **overrides: Any) -> Running:
+                   rtp_ports: tuple[int, int] | None = None, **overrides: Any) -> Running:
     """A campaign calling the simulator's `citizens`, or `target` (another callee)."""
     simulator = CitizenSimulator(reactor, citizens)
 
     def go() -> Running:
         uas = reactor.listenUDP(0, simulator, interface="127.0.0.1")
-        endpoint = SipEndpoint(reactor)
-        sip = reactor.listenUDP(0, endpoint, interface="127.0.0.1")
         low = free_udp_port(40)
+        rtp_low, rtp_high = rtp_ports or (low, low + 38)
+        dialer = Dialer(reactor, TrunkConfig(
+            bind="127.0.0.1", sip_port=0, rtp_low=rtp_low, rtp_high=rtp_high,
+            ring_timeout=3.0, max_channels=channels, calls_per_second=20.0))
+        dialer.listen()
         settings = CampaignSettings(
             windows=windows or CallingWindows(), tick_s=0.5, plan_every_s=2.0,
             recordings=tmp_path / "recordings", node=overrides.pop("node", "test"),
             target=target or f"sip:{{number}}@127.0.0.1:{uas.getHost().port}", **overrides)
+        workers = Workers(reactor, single_writer=engine.dialect.name == "sqlite")
         campaign = Campaign(
-            reactor, engine, settings, endpoint=endpoint,
-            channels=ChannelPool(reactor, channels, 20.0),
-            call_settings=CallSettings("sip:x@127.0.0.1", ("127.0.0.1", sip.getHost().port),
-                                       0, ring_timeout=3.0),
-            ports=ports or PortRange(low, low + 38), bind="127.0.0.1", prepare=short_prompts,
-            recognition=pool(), session=SessionSettings(no_input_s=2.0), now=clock)
+            reactor, engine, settings, dialer=dialer, workers=workers,
+            prepare=short_prompts, recognition=pool(),
+            session=SessionSettings(no_input_s=2.0), now=clock)
         campaign.start()
-        return Running(campaign, simulator, [uas, sip])
+        return Running(campaign, simulator, [uas], dialer, workers)
 
     return on_reactor(go)
 
@@ -99,13 +107,22 @@ def callbacks_by_status(engine: Engine) -> dict[str, int]:
             select(Callback.status, func.count()).group_by(Callback.status)).all()}
 
 
-def wait_until(check: Callable[[], bool], timeout_s: float = 120.0, what: str = "") -> None:
+def wait_until(check: Callable[[], bool], timeout_s: float = 120.0, what: str = "",
+               every_s: float = 0.3) -> None:
+    """Poll `check` (a store query, a process's output) until it holds; fail at the
+    deadline. The one wait in these tests: for a condition that must come true."""
     deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.3)
-    raise AssertionError(f"not reached within {timeout_s:g} s: {what}")
+    while not check():
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"not reached within {timeout_s:g} s: {what}")
+        time.sleep(every_s)
+
+
+def ticks_pass(campaign: Campaign, n: int = 3, timeout_s: float = 30.0) -> None:
+    """Wait until `n` more of the campaign's ticks have completed. With n >= 2 at least
+    one whole tick began after the call, so what it did not do can be asserted."""
+    target = campaign.ticks + n
+    wait_until(lambda: campaign.ticks >= target, timeout_s, f"{n} more ticks", 0.05)
 
 
 def first_attempts_done(engine: Engine) -> bool:

@@ -88,3 +88,14 @@ def engine(store_url: str) -> Iterator[Engine]:
     engine = make_engine(store_url)
     yield engine
     engine.dispose()
+
+
+@pytest.fixture
+def sqlite_engine(sqlite_template: Path, tmp_path: Path) -> Iterator[Engine]:
+    """A freshly migrated, empty SQLite store only: for tests about something else than
+    the store (the call engine's media, a campaign under attack)."""
+    path = tmp_path / "store.db"
+    shutil.copy(sqlite_template, path)
+    engine = make_engine(f"sqlite:///{path}")
+    yield engine
+    engine.dispose()

@@ -28,14 +28,15 @@ from sqlalchemy import Engine, insert, select
 from store.attempts import (
     Answer,
     AttemptEnd,
+    CallQuality,
     finish_attempt,
-    mark_answered,
     save_answer,
     start_attempts,
 )
 from store.callbacks import Claimed
 from store.campaign_models import Callback
-from store.enums import CallbackStatus, Resolved, Satisfaction
+from store.caps import Decision
+from store.enums import AttemptOutcome, CallbackStatus, Resolved, Satisfaction
 from store.importing.runner import ImportOptions, run_import
 from store.models import Closure, Ticket
 from tests.campaign_support import wait_until
@@ -121,29 +122,30 @@ def seed(engine: Engine, directory: Path, recordings: Path) -> Seeded:
     recording = stereo_recording(recordings / "seed-Q010.wav")
     neg = _callback(engine, "Q010", CallbackStatus.CLAIMED)
     (attempt,) = start_attempts(engine, [neg], "call-q010", "test", now)
-    mark_answered(engine, [attempt], now)
     save_answer(engine, attempt, Answer("resolved", "resolved", Resolved.YES, 0.91, "speech",
                                         "已经解决了"), now)
     save_answer(engine, attempt, Answer("satisfied", "unsatisfied", Satisfaction.UNSATISFIED,
                                         0.62, "speech", "不满意"), now)
-    finish_attempt(engine, attempt, AttemptEnd("completed", 200, "OK", recording=str(recording),
-                                               reason_span=(1.5, 4.0),
-                                               decision="completed"), now)
+    finish_attempt(engine, attempt, AttemptEnd(AttemptOutcome.COMPLETED, 200, "OK",
+                                               recording=str(recording),
+                                               reason_span=(1.5, 4.0), answered_after_s=0,
+                                               quality=CallQuality(3, 12.5, 41.0)),
+                   now, lambda _: Decision(None, False, "completed"))
 
     unclear = _callback(engine, "B011", CallbackStatus.CLAIMED)
     (attempt,) = start_attempts(engine, [unclear], "call-b011", "test", now)
-    mark_answered(engine, [attempt], now)
     save_answer(engine, attempt, Answer("resolved", "unclear", None, 0.2, "speech", "嗯那个"),
                 now)
-    finish_attempt(engine, attempt, AttemptEnd("unclear", 200, "OK", review=True,
-                                               decision="unclear: not called again"), now)
+    finish_attempt(engine, attempt, AttemptEnd(AttemptOutcome.UNCLEAR, 200, "OK",
+                                               answered_after_s=0), now,
+                   lambda _: Decision(None, True, "unclear: not called again"))
 
     unreachable = _callback(engine, "X001", CallbackStatus.CLAIMED)
     for n in range(3):
         (attempt,) = start_attempts(engine, [unreachable], f"call-x001-{n}", "test", now)
         finish_attempt(engine, attempt, AttemptEnd(
-            "no_answer", 487, "Request Terminated", review=n == 2,
-            next_at=None if n == 2 else now, decision="no answer"), now)
+            AttemptOutcome.NO_ANSWER, 487, "Request Terminated"), now,
+            lambda _, last=n == 2: Decision(None if last else now, last, "no answer"))
     return Seeded(neg.callback_id, unclear.callback_id, unreachable.callback_id, recording)
 
 
@@ -158,7 +160,7 @@ def huifang(*args: str, url: str, cwd: Path, password: str = "",
     env = {**os.environ, "HUIFANG_DB": url, "HUIFANG_NEW_PASSWORD": password}
     if config is not None:
         env["HUIFANG_CONFIG"] = str(config)
-    result = subprocess.run([sys.executable, "-m", "console", *args], cwd=cwd, env=env,
+    result = subprocess.run([sys.executable, "-m", "huifang", *args], cwd=cwd, env=env,
                             capture_output=True, text=True, timeout=120, check=False)
     assert result.returncode == 0, result.stderr + result.stdout
     return result
@@ -172,7 +174,7 @@ class ConsoleProcess:
         env = {**os.environ, "HUIFANG_DB": url, "HUIFANG_CONFIG": str(config)}
         self.log = (cwd / "console.log").open("w")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "console", "console", "--bind", f"127.0.0.1:{self.port}"],
+            [sys.executable, "-m", "huifang", "console", "--bind", f"127.0.0.1:{self.port}"],
             cwd=cwd, env=env, stdout=self.log, stderr=subprocess.STDOUT)
         def listening() -> bool:
             assert self.proc.poll() is None, (cwd / "console.log").read_text()
@@ -211,13 +213,16 @@ class Reply:
 class Client:
     """A browser without a browser: cookies, no redirects followed."""
 
-    def __init__(self, port: int) -> None:
+    def __init__(self, port: int, source: str | None = None) -> None:
         self.port = port
+        self.source = source  # another loopback address (127.0.0.2): another machine
         self.cookies: dict[str, str] = {}
 
     def request(self, method: str, path: str, form: dict[str, str] | None = None,
                 body: bytes | None = None, headers: dict[str, str] | None = None) -> Reply:
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+        conn = http.client.HTTPConnection(
+            "127.0.0.1", self.port, timeout=60,
+            source_address=(self.source, 0) if self.source else None)
         sent = dict(headers or {})
         if form is not None:
             body = urlencode(form).encode()

@@ -7,8 +7,8 @@ import shutil
 
 import pytest
 
-from console.asreval.channel import telephone
-from console.speech import to_float_8k
+from huifang.evaluation.channel import telephone
+from huifang.speech import to_float_8k
 from ivr.announcements import Announcement, announcement_grammar, classify
 from ivr.sphinx import SphinxEngine
 from prompts.tts import EspeakWorker, Voice

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from console.speech import to_8k
+from huifang.speech import to_8k
 from prompts.audio import read_wav, write_wav
 from tests.conftest import need
 from tests.peers import free_udp_port

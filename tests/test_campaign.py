@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, select
 
-from dialer.simulator import Behaviour, Citizen, Turn
 from dialer.windows import CallingWindows
+from huifang.demo.simulator import Behaviour, Citizen, Turn
 from scoring.periods import parse_period
 from scoring.report import build_report
 from store import campaign as state
@@ -24,6 +24,7 @@ from tests.campaign_support import (
     callbacks_by_status,
     first_attempts_done,
     start_campaign,
+    ticks_pass,
     wait_until,
 )
 from tests.files import TICKET_HEADER, ticket, write_csv
@@ -85,6 +86,9 @@ def test_a_campaign_lands_in_the_store_and_the_report(engine: Engine, tmp_path: 
     assert (busy.outcome, busy.sip_code) == ("busy", 486) and busy.next_at is not None
     assert busy.next_at >= datetime(2026, 11, 20, 10, 10)  # 10 minutes later, in a window
     assert attempts["+8613800000004"].outcome == "wrong_person"
+    assert busy.answered_at is None  # written with the attempt's end, when it was answered
+    assert all(a.answered_at is not None and a.answered_at >= a.started_at
+               for phone, a in attempts.items() if a is not busy)
     reason = attempts["+8613800000002"]
     assert Path(reason.recording).stat().st_size > 16000
     assert "还没有解决" in heard  # what was heard is kept for review
@@ -110,13 +114,13 @@ def test_no_call_outside_the_window_or_while_paused(engine: Engine, tmp_path: Pa
     try:
         wait_until(lambda: running.campaign.paused, 20, "the campaign sees the pause")
         clock.jump(datetime(2026, 11, 20, 14, 5))  # a window, but paused
-        import time as _time
-        _time.sleep(2.0)
+        ticks_pass(running.campaign)  # ticks that began in the window have run
         with engine.connect() as conn:
             assert conn.execute(select(CallAttempt.id)).first() is None
+        clock.jump(datetime(2026, 11, 20, 12, 30))  # outside a window again, then resumed
         state.set_paused(engine, False, "test", NOW)
-        clock.jump(datetime(2026, 11, 20, 12, 30))  # resumed, but outside a window again
-        _time.sleep(2.0)
+        wait_until(lambda: not running.campaign.paused, 20, "the campaign sees the resume")
+        ticks_pass(running.campaign)
         with engine.connect() as conn:
             assert conn.execute(select(CallAttempt.id)).first() is None
         clock.jump(datetime(2026, 11, 20, 14, 5))

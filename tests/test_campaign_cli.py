@@ -10,8 +10,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
-import console.runcmd  # noqa: F401 - registers the commands
-from console.cli import cli
+from huifang.cli import cli
 from store import campaign as state
 from store.db import make_engine
 

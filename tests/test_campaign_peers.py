@@ -46,8 +46,8 @@ def the_answers_landed(engine: Engine) -> None:
     assert tuple(attempt) == ("completed", 200)
 
 
-@pytest.mark.timeout(180)
-def test_a_campaign_against_sipp(engine: Engine, tmp_path: Path) -> None:
+def sipp_citizen(tmp_path: Path) -> tuple[int, subprocess.Popen[str]]:
+    """A sipp callee for one call that answers and says the two recorded answers."""
     need(shutil.which("sipp") is not None, "sipp (Debian sip-tester) not installed")
     a1, a2, t1, t2 = answers()
     for name, pcm in (("a1", a1), ("a2", a2)):
@@ -62,6 +62,12 @@ def test_a_campaign_against_sipp(engine: Engine, tmp_path: Path) -> None:
          "-mi", "127.0.0.1", "-mp", str(free_udp_port(span=4)), "-m", "1", "-nostdin",
          "-cp", str(free_udp_port()), "-timeout", "120s", "-timeout_error"],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    return port, sipp
+
+
+@pytest.mark.timeout(180)
+def test_a_campaign_against_sipp(engine: Engine, tmp_path: Path) -> None:
+    port, sipp = sipp_citizen(tmp_path)
     load(engine, tmp_path, ["13800000001"])
     running = start_campaign(engine, {}, tmp_path, Clock(),
                              target=f"sip:{{number}}@127.0.0.1:{port}")
@@ -106,3 +112,7 @@ def test_a_campaign_against_baresip(engine: Engine, tmp_path: Path) -> None:
         log = phone.communicate(timeout=20)[0]
     assert "Call established" in log or "established" in log.lower(), log[-2000:]
     the_answers_landed(engine)
+    with engine.connect() as conn:  # baresip's RTCP reports on ours: a round trip measured
+        lost, jitter, rtt = conn.execute(select(CallAttempt.packets_lost,
+                                                CallAttempt.jitter_ms, CallAttempt.rtt_ms)).one()
+    assert lost == 0 and jitter is not None and rtt is not None, log[-2000:]

@@ -7,16 +7,17 @@ from datetime import datetime, time, timedelta
 
 import pytest
 
-from console.config import Settings
-from console.service import campaign_settings, windows_of
 from dialer.callsession import CallReport
 from dialer.campaign import dialled, route
-from dialer.outcome_of import stored_value, ticket_outcome
+from dialer.outcome_of import FLOW_OUTCOMES, stored_value, ticket_outcome
+from dialer.outcomes import Outcome, unanswered_outcome
 from dialer.sipudp import CallResult
+from huifang.config import Settings
+from huifang.service import campaign_settings, windows_of
 from ivr import flow
 from ivr.announcements import Announcement
 from ivr.intents import Intent, Question
-from store.enums import Resolved, Satisfaction
+from store.enums import AttemptOutcome, Resolved, Satisfaction
 
 
 def report(outcome: str = "answered", flow_outcome: flow.CallOutcome | None = None,
@@ -33,19 +34,35 @@ def test_ticket_outcomes() -> None:
     both = [answer(Question.RESOLVED, Intent.RESOLVED),
             answer(Question.SATISFIED, Intent.BASIC_SATISFIED)]
     assert ticket_outcome(report(flow_outcome=flow.CallOutcome.HUNG_UP_EARLY), both) \
-        == "completed"  # both answers were saved before the hang-up
+        is AttemptOutcome.COMPLETED  # both answers were saved before the hang-up
     assert ticket_outcome(report(flow_outcome=flow.CallOutcome.HUNG_UP_EARLY), both[:1]) \
-        == "hung_up_early"
+        is AttemptOutcome.HUNG_UP_EARLY
     assert ticket_outcome(report(flow_outcome=flow.CallOutcome.UNCLEAR),
-                          [both[0], answer(Question.SATISFIED, Intent.UNCLEAR)]) == "unclear"
-    assert ticket_outcome(report("busy"), []) == "busy"
+                          [both[0], answer(Question.SATISFIED, Intent.UNCLEAR)]) \
+        is AttemptOutcome.UNCLEAR
+    assert ticket_outcome(report("busy"), []) is AttemptOutcome.BUSY
+    assert ticket_outcome(report("timeout"), []) is AttemptOutcome.TIMEOUT
     assert ticket_outcome(report("no_answer", announcement=Announcement.SWITCHED_OFF), []) \
-        == "announcement"
+        is AttemptOutcome.ANNOUNCEMENT
     assert ticket_outcome(report("no_answer", announcement=Announcement.NO_SUCH_NUMBER), []) \
-        == "invalid_number"
+        is AttemptOutcome.INVALID_NUMBER
     assert ticket_outcome(report(flow_outcome=flow.CallOutcome.WRONG_PERSON), []) \
-        == "wrong_person"
-    assert ticket_outcome(report(), []) == "failed"  # answered, flow never ran
+        is AttemptOutcome.WRONG_PERSON
+    assert ticket_outcome(report(flow_outcome=flow.CallOutcome.CALL_LATER), []) \
+        is AttemptOutcome.CALL_LATER  # the flow's end is the only call-later signal
+    assert ticket_outcome(report(), []) is AttemptOutcome.FAILED  # answered, flow never ran
+    assert ticket_outcome(CallReport(), []) is AttemptOutcome.FAILED  # no call at all
+
+
+def test_every_sip_and_flow_ending_has_its_attempt_outcome() -> None:
+    """Explicit maps, not spelling: each SIP outcome but ANSWERED, and each flow ending."""
+    for sip in Outcome:
+        if sip is Outcome.ANSWERED:
+            with pytest.raises(ValueError, match="call flow"):
+                unanswered_outcome(sip)
+        else:
+            assert isinstance(unanswered_outcome(sip), AttemptOutcome)
+    assert set(FLOW_OUTCOMES) == set(flow.CallOutcome)
 
 
 def test_stored_values_never_invent() -> None:
@@ -74,9 +91,10 @@ def test_configured_windows_and_retries() -> None:
     assert windows.allows(datetime(2026, 11, 20, 9, 30))  # Friday
     assert not windows.allows(datetime(2026, 11, 20, 14, 30))
     assert not windows.allows(datetime(2026, 11, 22, 9, 30))  # Sunday: closed
-    c = campaign_settings(settings, "n")
-    assert c.retry.delays["busy"] == timedelta(minutes=30) and c.retry.max_attempts == 4
-    assert c.retry.delays["no_answer"] == timedelta(hours=2)  # defaults kept
+    c = campaign_settings(settings)
+    assert c.retry.delays[AttemptOutcome.BUSY] == timedelta(minutes=30)
+    assert c.retry.max_attempts == 4 and c.retry.caps.max_attempts == 4
+    assert c.retry.delays[AttemptOutcome.NO_ANSWER] == timedelta(hours=2)  # defaults kept
     always = windows_of(Settings(campaign={"windows": ["00:00-24:00"]}).campaign)
     assert always.allows(datetime.combine(datetime(2026, 11, 20), time(23, 59, 59)))
 

@@ -6,17 +6,28 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import Engine, select, update
+import pytest
+from sqlalchemy import Engine, select, text, update
 
 from store import campaign
-from store.attempts import Answer, AttemptEnd, finish_attempt, save_answer, start_attempts
+from store.attempts import (
+    Answer,
+    AttemptEnd,
+    Decide,
+    finish_attempt,
+    save_answer,
+    start_attempts,
+)
 from store.callbacks import claim, extend_leases, plan_callbacks, recover, release
 from store.campaign_models import CallAttempt, Callback, CallTurn
+from store.caps import Caps, Counts, Decision
 from store.enums import (
+    AttemptOutcome,
     AttemptStatus,
     CallbackStatus,
     EvaluationSource,
     Resolved,
+    ReviewKind,
     Satisfaction,
     TicketStatus,
 )
@@ -27,6 +38,12 @@ from tests.test_store_contract import imp, load_units
 NOW = datetime(2026, 11, 20, 12, 0, 0)
 CLOSED = "2026-11-18 16:00:00"
 LEASE = timedelta(minutes=5)
+CAPS = Caps(max_attempts=3, max_calls_per_number_per_day=2)
+
+
+def decided(at: datetime | None = None, review: bool = False, why: str = "") -> Decide:
+    """A decision fixed in advance, whatever the counts."""
+    return lambda _counts: Decision(at, review, why)
 
 
 def due_next_morning(closed_at: datetime) -> datetime:
@@ -42,8 +59,7 @@ def load(engine: Engine, tmp_path: Path, rows: list[list[str]]) -> None:
 def grab(engine: Engine, node: str = "n1", now: datetime = NOW, limit: int = 10,
          **kw: int) -> list[list[int]]:
     groups = claim(engine, node, now, limit=limit, lease=LEASE,
-                   max_attempts=kw.get("max_attempts", 3),
-                   max_calls_per_day=kw.get("max_calls_per_day", 2))
+                   caps=Caps(kw.get("max_attempts", 3), kw.get("max_calls_per_day", 2)))
     return [[c.callback_id for c in g] for g in groups]
 
 
@@ -104,8 +120,7 @@ def test_claim_limit_and_priority(engine: Engine, tmp_path: Path) -> None:
 def test_attempt_answers_become_evaluations_at_once(engine: Engine, tmp_path: Path) -> None:
     load(engine, tmp_path, [ticket("A", phone="13800000001", closed=CLOSED)])
     plan_callbacks(engine, NOW, due_next_morning, within_days=7)
-    [group] = claim(engine, "n1", NOW, limit=5, lease=LEASE, max_attempts=3,
-                    max_calls_per_day=2)
+    [group] = claim(engine, "n1", NOW, limit=5, lease=LEASE, caps=CAPS)
     [attempt] = start_attempts(engine, group, "call-1", "n1", NOW)
     assert save_answer(engine, attempt, Answer("resolved", "resolved", Resolved.YES, 0.9,
                                                "speech", "解决了"), NOW)
@@ -117,8 +132,8 @@ def test_attempt_answers_become_evaluations_at_once(engine: Engine, tmp_path: Pa
                            NOW)
     save_answer(engine, attempt, Answer("satisfied", "satisfied", Satisfaction.SATISFIED, 1.0,
                                         "keys", "1"), NOW)
-    status = finish_attempt(engine, attempt, AttemptEnd("completed", 200, "OK",
-                                                        decision="answered"), NOW)
+    status = finish_attempt(engine, attempt, AttemptEnd(AttemptOutcome.COMPLETED, 200, "OK"),
+                            NOW, decided(why="answered"))
     assert status is CallbackStatus.DONE
     with engine.connect() as conn:
         evaluation = conn.execute(select(Evaluation.resolved, Evaluation.satisfaction)).one()
@@ -132,8 +147,7 @@ def test_attempt_answers_become_evaluations_at_once(engine: Engine, tmp_path: Pa
 def test_a_persons_evaluation_is_not_overwritten(engine: Engine, tmp_path: Path) -> None:
     load(engine, tmp_path, [ticket("A", phone="13800000001", closed=CLOSED)])
     plan_callbacks(engine, NOW, due_next_morning, within_days=7)
-    [group] = claim(engine, "n1", NOW, limit=5, lease=LEASE, max_attempts=3,
-                    max_calls_per_day=2)
+    [group] = claim(engine, "n1", NOW, limit=5, lease=LEASE, caps=CAPS)
     [attempt] = start_attempts(engine, group, "call-1", "n1", NOW)
     imp(engine, "evaluations", write_csv(tmp_path / "e.csv", [
         ["工单编号", "回访时间", "是否解决", "满意度"], ["A", "2026-11-19 10:00", "否", "不满意"]]))
@@ -147,16 +161,16 @@ def test_retry_review_and_reopen(engine: Engine, tmp_path: Path) -> None:
     load(engine, tmp_path, [ticket("A", phone="13800000001", closed=CLOSED),
                             ticket("B", phone="13800000002", closed=CLOSED)])
     plan_callbacks(engine, NOW, due_next_morning, within_days=7)
-    groups = claim(engine, "n1", NOW, limit=5, lease=LEASE, max_attempts=3,
-                   max_calls_per_day=2)
+    groups = claim(engine, "n1", NOW, limit=5, lease=LEASE, caps=CAPS)
     (a,), (b,) = (start_attempts(engine, g, f"c{i}", "n1", NOW) for i, g in enumerate(groups))
     later = NOW + timedelta(minutes=10)
-    assert finish_attempt(engine, a, AttemptEnd("busy", 486, "Busy Here", next_at=later),
-                          NOW) is CallbackStatus.PENDING
+    assert finish_attempt(engine, a, AttemptEnd(AttemptOutcome.BUSY, 486, "Busy Here"),
+                          NOW, decided(later)) is CallbackStatus.PENDING
     save_answer(engine, b, Answer("resolved", "unresolved", Resolved.NO, 0.8, "speech"), NOW)
     save_answer(engine, b, Answer("satisfied", "satisfied", Satisfaction.SATISFIED, 1, "keys"),
                 NOW)
-    finish_attempt(engine, b, AttemptEnd("completed"), NOW, reopen_on_negative=True)
+    finish_attempt(engine, b, AttemptEnd(AttemptOutcome.COMPLETED), NOW, decided(),
+                   reopen_on_negative=True)
     with engine.connect() as conn:
         reopened = conn.execute(select(Ticket.ticket_no, Ticket.status, Closure.reopened).join(
             Closure, Closure.ticket_id == Ticket.id).order_by(Ticket.ticket_no)).all()
@@ -165,8 +179,8 @@ def test_retry_review_and_reopen(engine: Engine, tmp_path: Path) -> None:
     assert grab(engine) == []  # A is due again only at `later`
     [[again]] = grab(engine, now=later)
     [attempt] = start_attempts(engine, claim_of(engine, again), "c3", "n1", later)
-    finish_attempt(engine, attempt, AttemptEnd("no_answer", 487, review=True,
-                                               decision="3 attempts"), later)
+    finish_attempt(engine, attempt, AttemptEnd(AttemptOutcome.NO_ANSWER, 487), later,
+                   decided(review=True, why="3 attempts"))
     assert statuses(engine)[again] is CallbackStatus.REVIEW
 
 
@@ -204,7 +218,7 @@ def test_two_calls_a_day_per_number(engine: Engine, tmp_path: Path) -> None:
     for n in range(2):
         [[cb]] = grab(engine, now=NOW + timedelta(hours=n))
         [attempt] = start_attempts(engine, claim_of(engine, cb), f"c{n}", "n1", NOW)
-        finish_attempt(engine, attempt, AttemptEnd("busy", next_at=NOW), NOW)
+        finish_attempt(engine, attempt, AttemptEnd(AttemptOutcome.BUSY), NOW, decided(NOW))
     assert grab(engine, now=NOW + timedelta(hours=3)) == []
     with engine.connect() as conn:
         assert conn.execute(select(Callback.due_at)).scalar_one() == datetime(2026, 11, 21)
@@ -216,8 +230,7 @@ def test_crash_recovery_keeps_answers_and_leases_expire(engine: Engine, tmp_path
                             ticket("B", phone="13800000002", closed=CLOSED),
                             ticket("C", phone="13800000003", closed=CLOSED)])
     plan_callbacks(engine, NOW, due_next_morning, within_days=7)
-    groups = claim(engine, "dead", NOW, limit=3, lease=LEASE, max_attempts=3,
-                   max_calls_per_day=2)
+    groups = claim(engine, "dead", NOW, limit=3, lease=LEASE, caps=CAPS)
     a, b = (start_attempts(engine, g, f"c{i}", "dead", NOW)[0]
             for i, g in enumerate(groups[:2]))
     save_answer(engine, a, Answer("resolved", "resolved", Resolved.YES, 1, "keys"), NOW)
@@ -242,12 +255,10 @@ def test_crash_recovery_keeps_answers_and_leases_expire(engine: Engine, tmp_path
 def test_restart_recovers_its_own_claims_at_once(engine: Engine, tmp_path: Path) -> None:
     load(engine, tmp_path, [ticket("A", phone="13800000001", closed=CLOSED)])
     plan_callbacks(engine, NOW, due_next_morning, within_days=7)
-    [group] = claim(engine, "n1", NOW, limit=3, lease=LEASE, max_attempts=3,
-                    max_calls_per_day=2)
+    [group] = claim(engine, "n1", NOW, limit=3, lease=LEASE, caps=CAPS)
     assert recover(engine, NOW, node="n2") == (0, 0, 0)
     assert recover(engine, NOW, node="n1").released == 1
-    [group] = claim(engine, "n1", NOW, limit=3, lease=LEASE, max_attempts=3,
-                    max_calls_per_day=2)
+    [group] = claim(engine, "n1", NOW, limit=3, lease=LEASE, caps=CAPS)
     release(engine, [c.callback_id for c in group], NOW)
     assert set(statuses(engine).values()) == {CallbackStatus.PENDING}
 
@@ -297,3 +308,85 @@ def test_two_dialers_planning_at_once_do_not_collide(engine: Engine, tmp_path: P
     assert results["fast"] == 1 and results["slow"] == 0, results
     with engine.connect() as conn:
         assert len(conn.execute(select(Callback.id)).all()) == 1
+
+
+def test_the_retry_is_decided_from_counts_read_while_closing(engine: Engine, tmp_path: Path
+                                                             ) -> None:
+    """`finish_attempt` reads the closure's counted attempts and the number's calls today
+    and asks for the decision inside its own transaction, under the number's lock (on
+    PostgreSQL, another dialer's claim of the number waits for it)."""
+    load(engine, tmp_path, [ticket("A", phone="13800000001", closed=CLOSED)])
+    plan_callbacks(engine, NOW, due_next_morning, within_days=7)
+    seen: list[Counts] = []
+    locked: list[bool] = []
+
+    def decide(counts: Counts) -> Decision:
+        seen.append(counts)
+        if engine.dialect.name == "postgresql":
+            with engine.connect() as other:
+                locked.append(not other.execute(text(
+                    "SELECT pg_try_advisory_xact_lock(hashtext('+8613800000001'))"
+                )).scalar_one())
+        return Decision(NOW, False, "again")
+
+    for n, outcome in enumerate((AttemptOutcome.BUSY, AttemptOutcome.TIMEOUT,
+                                 AttemptOutcome.NO_ANSWER)):
+        [[cb]] = grab(engine, now=NOW, max_calls_per_day=5)
+        [attempt] = start_attempts(engine, claim_of(engine, cb), f"c{n}", "n1", NOW)
+        finish_attempt(engine, attempt, AttemptEnd(
+            outcome, counted=outcome is not AttemptOutcome.TIMEOUT), NOW, decide)
+    # the trunk failure (timeout) is a call today but not one of the closure's attempts
+    assert seen == [Counts(1, 1), Counts(1, 2), Counts(2, 3)]
+    assert locked == ([True] * 3 if engine.dialect.name == "postgresql" else [])
+    with engine.connect() as conn:
+        assert conn.execute(select(Callback.attempts)).scalar_one() == 2
+
+
+def test_a_failing_decision_leaves_the_attempt_open(engine: Engine, tmp_path: Path) -> None:
+    """The decision and the attempt's end are one transaction: no end without a decision."""
+    load(engine, tmp_path, [ticket("A", phone="13800000001", closed=CLOSED)])
+    plan_callbacks(engine, NOW, due_next_morning, within_days=7)
+    [group] = claim(engine, "n1", NOW, limit=1, lease=LEASE, caps=CAPS)
+    [attempt] = start_attempts(engine, group, "c1", "n1", NOW)
+
+    def broken(_counts: Counts) -> Decision:
+        raise RuntimeError("the planner failed")
+
+    with pytest.raises(RuntimeError):
+        finish_attempt(engine, attempt, AttemptEnd(AttemptOutcome.BUSY), NOW, broken)
+    with engine.connect() as conn:
+        row = conn.execute(select(CallAttempt.status, CallAttempt.outcome)).one()
+        assert tuple(row) == (AttemptStatus.IN_PROGRESS, None)
+        assert conn.execute(select(Callback.status)).scalar_one() is CallbackStatus.CLAIMED
+
+
+def test_the_answer_time_is_written_with_the_attempts_end(engine: Engine, tmp_path: Path
+                                                          ) -> None:
+    load(engine, tmp_path, [ticket("A", phone="13800000001", closed=CLOSED),
+                            ticket("B", phone="13800000002", closed=CLOSED)])
+    plan_callbacks(engine, NOW, due_next_morning, within_days=7)
+    groups = claim(engine, "n1", NOW, limit=5, lease=LEASE, caps=CAPS)
+    (a,), (b,) = (start_attempts(engine, g, f"c{i}", "n1", NOW) for i, g in enumerate(groups))
+    end = NOW + timedelta(minutes=1)
+    finish_attempt(engine, a, AttemptEnd(AttemptOutcome.COMPLETED, 200, "OK",
+                                         answered_after_s=4.25), end, decided())
+    finish_attempt(engine, b, AttemptEnd(AttemptOutcome.BUSY, 486), end, decided(end))
+    with engine.connect() as conn:
+        answered = dict(conn.execute(select(CallAttempt.id, CallAttempt.answered_at)).all())
+    assert answered == {a: NOW + timedelta(seconds=4.25), b: None}
+
+
+@pytest.mark.parametrize(("outcome", "kind"), [
+    (AttemptOutcome.ANNOUNCEMENT, ReviewKind.ANNOUNCEMENT),
+    (AttemptOutcome.MEDIA_FAILURE, ReviewKind.MEDIA_FAILURE),
+    (AttemptOutcome.BUSY, ReviewKind.UNREACHABLE)])
+def test_a_callback_goes_to_review_with_its_outcomes_kind(
+        engine: Engine, tmp_path: Path, outcome: AttemptOutcome, kind: ReviewKind) -> None:
+    load(engine, tmp_path, [ticket("A", phone="13800000001", closed=CLOSED)])
+    plan_callbacks(engine, NOW, due_next_morning, within_days=7)
+    [group] = claim(engine, "n1", NOW, limit=1, lease=LEASE, caps=CAPS)
+    [attempt] = start_attempts(engine, group, "c1", "n1", NOW)
+    finish_attempt(engine, attempt, AttemptEnd(outcome), NOW, decided(review=True))
+    with engine.connect() as conn:
+        row = conn.execute(select(Callback.review_kind, Callback.last_outcome)).one()
+    assert tuple(row) == (kind, outcome)

@@ -17,7 +17,7 @@ from tests.files import TICKET_HEADER, UNITS, ticket, write_csv
 def huifang(*args: str, cwd: Path, db: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "HUIFANG_DB": db, "COLUMNS": "200"}
     env.pop("HUIFANG_CONFIG", None)
-    return subprocess.run([sys.executable, "-m", "console", *args], cwd=cwd, env=env,
+    return subprocess.run([sys.executable, "-m", "huifang", *args], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=600, check=False)
 
 
@@ -76,25 +76,27 @@ def start_demo(tmp_path: Path, *args: str) -> tuple[subprocess.Popen[bytes], Pat
     env.pop("HUIFANG_CONFIG", None)
     log = tmp_path / "demo.out"
     with log.open("w") as handle:
-        demo = subprocess.Popen([sys.executable, "-m", "console", "demo", *args, "--console",
+        demo = subprocess.Popen([sys.executable, "-m", "huifang", "demo", *args, "--console",
                                  "127.0.0.1:0"], cwd=tmp_path, env=env, stdout=handle,
                                 stderr=subprocess.STDOUT)
     return demo, log
 
 
+@pytest.mark.xdist_group("demo")  # the demo's default RTP range: one at a time
 @pytest.mark.timeout(600)
 def test_demo_builds_runs_a_campaign_and_serves_the_console(tmp_path: Path) -> None:
     from tests.campaign_support import wait_until
     from tests.console_support import Client
 
-    demo, log = start_demo(tmp_path, "--tickets", "400", "--callbacks", "8", "--channels",
-                           "8", "--seed", "7")
+    demo, log = start_demo(tmp_path, "--tickets", "400", "--callbacks", "4", "--channels",
+                           "4", "--seed", "7")
     with demo:
         try:
             wait_until(lambda: "demo login" in log.read_text() or demo.poll() is not None,
                        540, "the demo printing its console login")
             out = log.read_text()
             assert demo.poll() is None, out  # still serving the console
+            assert "自动办结 settled by the machine:" in out, out
             port = int(out.split("supervisors' console: http://127.0.0.1:")[1].split("/")[0])
             supervisor = Client(port)
             assert supervisor.login("zhijian", "huifang-demo").status == 303
@@ -128,6 +130,7 @@ def test_demo_builds_runs_a_campaign_and_serves_the_console(tmp_path: Path) -> N
         assert len(list((tmp_path / "var/demo/reports").glob(f"report-*.{ext}"))) == 1
 
 
+@pytest.mark.xdist_group("demo")  # the demo's default RTP range: one at a time
 @pytest.mark.timeout(300)
 def test_ctrl_c_during_the_demo_campaign_ends_it(tmp_path: Path) -> None:
     from tests.campaign_support import wait_until

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, func, select
 
-from console.web import auth
+from huifang.web import auth
 from store import accounts
 from store.console_models import AuditEntry
 from store.enums import Role, TicketStatus

@@ -48,9 +48,23 @@ def browser() -> Iterator[Browser]:
 
 
 def _page(browser: Browser, errors: list[str]) -> Page:
+    """A page whose script errors and Content-Security-Policy violations (Chromium
+    reports each on the console, and to a `securitypolicyviolation` listener) are kept."""
     page = browser.new_page(viewport={"width": 1400, "height": 900})
     page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("console", lambda m: errors.append(m.text)
+            if "Content Security Policy" in m.text else None)
+    page.add_init_script("document.addEventListener('securitypolicyviolation', e => "
+                         "console.error('Content Security Policy violated: ' + "
+                         "e.violatedDirective + ' ' + e.blockedURI))")
     return page
+
+
+def _csp_holds(page: Page) -> None:
+    """The page was served with the CSP (its violations would be in `errors`)."""
+    policy = page.evaluate("async () => (await fetch(location.href)).headers"
+                           ".get('content-security-policy')")
+    assert policy and "script-src 'self'" in policy
 
 
 def _login(page: Page, base: str, user: str) -> None:
@@ -106,6 +120,10 @@ def test_a_supervisor_corrects_an_answer(console: ConsoleProcess, browser: Brows
     page.fill("#form-correct input[name=reason]", "听录音：市民说满意，机器误听")
     page.click("#form-correct button[type=submit]")
     page.wait_for_selector("p.ok")
+    # the next item of the queue opens; the banner links back to the corrected one
+    assert "Q010" not in page.locator("h1").inner_text()
+    page.click("#done a")
+    page.wait_for_url("**/calls/**")
     assert "满意" in page.locator("#evaluation").inner_text()
     assert "质检修正" in page.locator("#evaluation").inner_text()
 
@@ -114,7 +132,7 @@ def test_a_supervisor_corrects_an_answer(console: ConsoleProcess, browser: Brows
     first = page.locator("#audit tbody tr").first
     text = first.inner_text()
     assert "zhijian" in text and "修正答复" in text and "听录音：市民说满意" in text
-    assert "unsatisfied" in text and "satisfied" in text
+    assert "满意度：不满意" in text and "满意度：满意" in text  # 修改前 / 修改后, in Chinese
     page.screenshot(path=str(SHOTS / "04-audit.png"), full_page=True)
 
     # the rankings move: 满意率 90 % -> 100 %, rank 2 -> 1
@@ -124,6 +142,13 @@ def test_a_supervisor_corrects_an_answer(console: ConsoleProcess, browser: Brows
     page.screenshot(path=str(SHOTS / "06-dashboard.png"), full_page=True)
     page.goto(f"{base}/tickets?q=X001")
     page.screenshot(path=str(SHOTS / "07-search.png"), full_page=True)
+    _csp_holds(page)
+    # an error page's 返回 works without inline script
+    page.goto(f"{base}/queue")
+    page.goto(f"{base}/calls/999999")
+    assert "没有这条回访任务" in page.content()
+    page.click("a[data-back]")
+    page.wait_for_url(f"{base}/queue")
     assert not errors, errors
 
 

@@ -159,3 +159,45 @@ def test_jitter_buffer_keeps_a_frame_in_hand() -> None:
     assert buffer.pop() is None  # re-priming
     buffer.push(14, b"e")
     assert (buffer.pop(), buffer.pop()) == (b"d", b"e")
+
+
+def one_reactor_pass(clock: Clock) -> None:
+    """What the reactor's `runUntilCurrent` does: run the calls due now, not the ones
+    they schedule (those wait for the next pass, after the sockets were read)."""
+    now = clock.seconds()
+    for call in sorted(clock.getDelayedCalls(), key=lambda c: c.getTime()):
+        if call.getTime() <= now:
+            clock.calls.remove(call)
+            call.called = True
+            call.func(*call.args, **call.kw)
+
+
+def test_a_stalled_reactor_plays_what_queued_meanwhile_not_silence() -> None:
+    """A GC pause or a starved CPU stops the reactor while the citizen speaks; their
+    packets queue in the kernel. The frames owed are played one per reactor pass, so
+    what was read in between plays: no silence lands inside the answer (a 600 ms hole
+    ends it at the endpointer)."""
+    clock = Clock()
+    heard: list[bytes] = []
+    media = MediaSession(clock, PEER, 0, None, on_audio=heard.append)
+    media.makeConnection(UdpTransport())  # type: ignore[arg-type]
+    media.start()
+    said = tone(1.2, level=12000)  # 60 frames
+    frames = [said[i * 320:(i + 1) * 320] for i in range(60)]
+    for i in range(10):
+        media.datagramReceived(rtp(100 + i, frames[i]), PEER)
+        clock.advance(0.02)
+    clock.rightNow += 0.6  # stalled: 30 packets wait in the kernel, unread
+    one_reactor_pass(clock)  # the late tick
+    for i in range(10, 40):  # the next pass reads the socket
+        media.datagramReceived(rtp(100 + i, frames[i]), PEER)
+    for _ in range(40):
+        one_reactor_pass(clock)
+    for i in range(40, 60):
+        media.datagramReceived(rtp(100 + i, frames[i]), PEER)
+        clock.advance(0.02)
+    clock.advance(0.2)
+    voiced = [i for i, f in enumerate(heard)
+              if np.abs(np.frombuffer(f, "<i2")).max() > 1000]
+    assert len(voiced) == 60 and voiced[-1] - voiced[0] == 59  # all of it, no hole
+    assert media.stats.late == 0 and media.stats.worst_lateness_ms >= 580

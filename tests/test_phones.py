@@ -1,28 +1,42 @@
 from __future__ import annotations
 
 import logging
+import re
 
 import pytest
 
-from console.logs import PhoneMaskingFilter
+from huifang.logs import PhoneMaskingFilter
 from store.enums import PhoneKind
 from store.phones import PhoneError, mask_phone, mask_phones_in_text, normalize_phone
 
-
-@pytest.mark.parametrize(("raw", "e164", "kind"), [
+# Every spelling the importer reads, with what it reads: the masking in logs is tested
+# against this same list (tests/test_logs.py), so a spelling added here is masked there.
+ACCEPTED = [
     ("13812345678", "+8613812345678", PhoneKind.MOBILE),
     ("138 1234 5678", "+8613812345678", PhoneKind.MOBILE),
     ("138-1234-5678", "+8613812345678", PhoneKind.MOBILE),
+    ("138.1234.5678", "+8613812345678", PhoneKind.MOBILE),
+    ("138 - 1234 - 5678", "+8613812345678", PhoneKind.MOBILE),
     ("+86 138 1234 5678", "+8613812345678", PhoneKind.MOBILE),
+    ("+86(138)12345678", "+8613812345678", PhoneKind.MOBILE),
     ("8613812345678", "+8613812345678", PhoneKind.MOBILE),
     ("008613812345678", "+8613812345678", PhoneKind.MOBILE),
+    ("008614500019995", "+8614500019995", PhoneKind.MOBILE),
+    ("１３８１２３４５６７８", "+8613812345678", PhoneKind.MOBILE),
     ("14500001234", "+8614500001234", PhoneKind.MOBILE),
     ("0731-84561234", "+8673184561234", PhoneKind.FIXED),
     ("(0731)84561234", "+8673184561234", PhoneKind.FIXED),
     ("（0731）8456 1234", "+8673184561234", PhoneKind.FIXED),
+    ("0731—84561234", "+8673184561234", PhoneKind.FIXED),
+    ("+86 731 8456 1234", "+8673184561234", PhoneKind.FIXED),
     ("010-12345678", "+861012345678", PhoneKind.FIXED),
+    ("(010)1234-5678", "+861012345678", PhoneKind.FIXED),
+    ("0086-10-12345678", "+861012345678", PhoneKind.FIXED),
     ("02012345678", "+862012345678", PhoneKind.FIXED),
-])
+]
+
+
+@pytest.mark.parametrize(("raw", "e164", "kind"), ACCEPTED)
 def test_normalize(raw: str, e164: str, kind: PhoneKind) -> None:
     phone = normalize_phone(raw)
     assert (phone.e164, phone.kind) == (e164, kind)
@@ -49,6 +63,7 @@ def test_errors_never_carry_the_full_number() -> None:
 
 @pytest.mark.parametrize(("value", "masked"), [
     ("13812345678", "138****5678"), ("+8613812345678", "138****5678"),
+    ("008614500019995", "145****9995"), ("１３８１２３４５６７８", "138****5678"),
     ("+8673184561234", "0731-****1234"), ("+861012345678", "010-****5678"), ("12", "**"),
 ])
 def test_mask(value: str, masked: str) -> None:
@@ -64,3 +79,27 @@ def test_mask_in_text_and_logs(caplog: pytest.LogCaptureFixture) -> None:
                                None)
     PhoneMaskingFilter().filter(record)
     assert record.getMessage() == "dial 138****5678"
+
+
+def revealed(text: str, e164: str) -> list[str]:
+    """The runs of four digits of the number that `text` shows and its mask does not."""
+    national = "0" + e164[3:] if not e164.startswith("+861") or len(e164) != 14 else e164[3:]
+    shown = re.sub(r"[^\d*]", "", mask_phone(e164))
+    flat = re.sub(r"[^\d*]", "", text)
+    windows = {national[i:i + 4] for i in range(len(national) - 3)}
+    return sorted(w for w in windows if w in flat and w not in shown)
+
+
+@pytest.mark.parametrize(("raw", "e164", "kind"), ACCEPTED)
+def test_every_accepted_spelling_is_masked_in_text(raw: str, e164: str, kind: PhoneKind) -> None:
+    for text in (raw, f"呼叫{raw}失败", f"dial {raw}, then {raw}.", f"tel:{raw};x"):
+        masked = mask_phones_in_text(text)
+        assert revealed(masked, e164) == [], masked
+        assert mask_phone(e164) in masked
+
+
+@pytest.mark.parametrize("text", [
+    "2026-12-02 01:23:45", "127.0.0.1:5060", "rtp ports 20000-20999", "工单 GD20261103000001",
+    "duration 12.345678 s", "0.30000000000000004"])
+def test_what_is_not_a_number_stays(text: str) -> None:
+    assert mask_phones_in_text(text) == text

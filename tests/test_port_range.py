@@ -11,7 +11,7 @@ from sqlalchemy import Engine, select
 from twisted.internet.error import CannotListenError
 
 from dialer.media import PortRange
-from dialer.simulator import Citizen
+from huifang.demo.simulator import Citizen
 from store.campaign_models import CallAttempt, Callback
 from store.enums import AttemptStatus, CallbackStatus
 from tests.campaign_support import NOW, Clock, start_campaign, wait_until
@@ -49,7 +49,7 @@ def test_a_call_with_no_free_rtp_port_is_closed_not_stranded(engine: Engine,
         s.bind(("127.0.0.1", port))
         held.append(s)
     running = start_campaign(engine, {"13800000001": Citizen(turns=(key("1"), key("1")))},
-                             tmp_path, Clock(NOW), ports=PortRange(low, low + 2))
+                             tmp_path, Clock(NOW), rtp_ports=(low, low + 2))
     try:
         def closed() -> bool:
             with engine.connect() as conn:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from scoring.charts import CJK_FONTS
 from scoring.export_html import write_html
 from scoring.export_json import report_dict, write_json
 from scoring.export_pdf import write_pdf
-from scoring.export_xlsx import write_xlsx
+from scoring.export_xlsx import text_width, write_xlsx
 from scoring.periods import parse_period
 from scoring.report import Report, build_report
 from scoring.rules import ScoringRules
@@ -75,8 +76,19 @@ def test_xlsx_sheets_headers_and_formats(report: Report, tmp_path: Path) -> None
     column = detail[0].index("解决率95%区间")
     yi = next(r for r in detail if r[0] == "乙区")
     assert yi[column] == "37.6%–96.4%"  # Wilson for 4 of 5, worked by hand in test_scoring
-    definitions = [r[0] for r in book["指标说明"].iter_rows(values_only=True)]
-    assert "response_rate" in definitions and "min_sample" in definitions
+    sheet = book["指标说明"]
+    assert [c.value for c in sheet[1]] == ["项目", "说明", "配置项"]  # Chinese heads (issue 17)
+    definitions = [r[0] for r in sheet.iter_rows(values_only=True)]
+    assert "响应率" in definitions and "参与排名的最少回访数" in definitions
+    assert "response_rate" not in definitions and "min_sample" not in definitions
+    # columns fit their content: the unit column holds the longest name whole
+    for name in ("区县排名", "单位明细"):
+        names = [r[0 if name == "单位明细" else 1] for r in
+                 book[name].iter_rows(min_row=2, values_only=True)]
+        need_width = max(text_width(n) for n in names)
+        column = "A" if name == "单位明细" else "B"
+        assert book[name].column_dimensions[column].width >= need_width, name
+    assert ranking.column_dimensions["A"].width < 12  # 名次 needs little room
 
 
 def test_html_has_tables_charts_and_definitions(report: Report, tmp_path: Path) -> None:
@@ -86,7 +98,8 @@ def test_html_has_tables_charts_and_definitions(report: Report, tmp_path: Path) 
     html = (tmp_path / "r.html").read_text(encoding="utf-8")
     assert html.count("data:image/png;base64,") == 4  # two charts per group
     assert "区县 排名" in html and "庚区" in html and "红牌" in html and "不合理诉求" in html
-    assert "响应率 = " in html
+    assert "在时限内签收的工单" in html and "参与排名的最少回访数" in html
+    assert "min_sample" not in html and "too few" not in html
 
 
 def test_pdf_renders_to_pages_with_ink(report: Report, tmp_path: Path) -> None:
@@ -97,7 +110,14 @@ def test_pdf_renders_to_pages_with_ink(report: Report, tmp_path: Path) -> None:
     subprocess.run(["pdftoppm", "-r", "40", "-png", str(tmp_path / "r.pdf"),
                     str(tmp_path / "page")], check=True)
     pages = sorted(tmp_path.glob("page-*.png"))
-    assert len(pages) >= 6  # cover, per group: table, bars, trend; categories
+    assert len(pages) >= 3  # rankings, each group's two charts, definitions
+    text = subprocess.run(["pdftotext", "-layout", str(tmp_path / "r.pdf"), "-"],
+                          capture_output=True, text=True, check=True).stdout.split("\f")
+    first, last = text[0], [t for t in text if t.strip()][-1]
+    # page 1 opens with the rankings and their cards (issue 17), not the parameters
+    assert "区县 排名" in first and "红牌：" in first and "庚区" in first
+    assert "min_sample" not in "".join(text) and "response_rate" not in "".join(text)
+    assert "指标说明" in last and "参与排名的最少回访数" in last
     for page in pages:
         pixels = matplotlib.image.imread(page)
         assert pixels.std() > 0.01, f"{page.name} is blank"
@@ -123,3 +143,23 @@ def test_sqlite_and_postgres_agree_on_a_generated_hotline(
         reports.append(data)
     assert reports[0] == reports[1]
     assert any(u["rank"] for u in reports[0]["units"])
+
+
+LONG = "临江县经济技术开发区管理委员会社会事务局城市管理综合执法大队"
+
+
+def test_a_long_unit_name_is_whole_in_the_xlsx_and_the_pdf(report: Report,
+                                                            tmp_path: Path) -> None:
+    """The unit column is as wide as the longest name (it was 12 characters), and the
+    PDF wraps a name onto a second line of its cell instead of cutting it (issue 17)."""
+    need(shutil.which("pdftotext") is not None, "pdftotext missing (apt-get install "
+         "poppler-utils)")
+    target = next(u for u in report.units if u.info.name == "庚区")
+    target.info = replace(target.info, name=LONG)
+    write_xlsx(report, tmp_path / "r.xlsx")
+    ranking = openpyxl.load_workbook(tmp_path / "r.xlsx")["区县排名"]
+    assert ranking.column_dimensions["B"].width >= text_width(LONG)
+    write_pdf(report, tmp_path / "r.pdf")
+    first = subprocess.run(["pdftotext", "-l", "1", str(tmp_path / "r.pdf"), "-"],
+                           capture_output=True, text=True, check=True).stdout
+    assert LONG in "".join(first.split())  # every character, over two lines of the cell

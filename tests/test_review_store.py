@@ -257,6 +257,8 @@ def test_dates_in_the_filter_are_whole_days(engine: Engine, seeded: Seeded) -> N
 def test_a_scheduled_call_that_fails_again_comes_back(engine: Engine, seeded: Seeded) -> None:
     from store.attempts import AttemptEnd, finish_attempt, start_attempts
     from store.callbacks import Claimed
+    from store.caps import Decision
+    from store.enums import AttemptOutcome
 
     corrections.schedule_call(engine, seeded.unreachable, NOW + timedelta(days=1), WHO)
     assert review.queue(engine, review.QueueFilter(kind="unreachable")).total == 0
@@ -265,8 +267,8 @@ def test_a_scheduled_call_that_fails_again_comes_back(engine: Engine, seeded: Se
     claimed = Claimed(cb.id, cb.closure_id, cb.ticket_id, cb.phone, cb.attempts, cb.due_at,
                       cb.deadline_at)
     (attempt,) = start_attempts(engine, [claimed], "again", "test", NOW + timedelta(days=1))
-    finish_attempt(engine, attempt, AttemptEnd("busy", 486, "Busy Here", review=True),
-                   NOW + timedelta(days=1))
+    finish_attempt(engine, attempt, AttemptEnd(AttemptOutcome.BUSY, 486, "Busy Here"),
+                   NOW + timedelta(days=1), lambda _counts: Decision(None, True, ""))
     q = review.queue(engine, review.QueueFilter(kind="unreachable"))
     assert [i.callback_id for i in q.items] == [seeded.unreachable]
     assert q.items[0].last_outcome == "busy"

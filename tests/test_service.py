@@ -8,9 +8,9 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
-import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,8 +20,8 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, func, select
 
-from dialer.simulator import Citizen, CitizenSimulator, Turn
-from store.campaign_models import CallAttempt, Callback
+from huifang.demo.simulator import Citizen, CitizenSimulator, Turn
+from store.campaign_models import CallAttempt, Callback, CallTurn
 from store.db import make_engine
 from store.enums import AttemptStatus, Resolved, Satisfaction
 from store.models import Evaluation
@@ -137,6 +137,23 @@ def settled(engine: Engine, tickets: int) -> bool:
         engine, CallAttempt.status == AttemptStatus.IN_PROGRESS) == 0
 
 
+def answered_mid_call(engine: Engine) -> bool:
+    """A call in progress has had an answer saved; its next question is still to come."""
+    with engine.connect() as conn:
+        return conn.execute(select(CallTurn.id).join(
+            CallAttempt, CallAttempt.id == CallTurn.attempt_id).where(
+            CallAttempt.status == AttemptStatus.IN_PROGRESS,
+            CallTurn.source.not_like("heard:%"))).first() is not None
+
+
+def waiting_for_the_database(log: Path) -> bool:
+    """The service's log says an answer is waiting for the database (it is tried again
+    with backoff) and the outage has outlasted a heartbeat."""
+    text = log.read_text(encoding="utf-8", errors="replace")
+    return ("the database is unavailable" in text and "save_answer again" in text
+            and "heartbeat failed" in text)
+
+
 def one_success_each(engine: Engine) -> None:
     """Every callback was answered by exactly one finished call."""
     with engine.connect() as conn:
@@ -165,7 +182,8 @@ def test_kill_9_mid_campaign_then_restart(tmp_path: Path) -> None:
         first = start_run(cfg, "n1", tmp_path)
         wait_until(lambda: count(engine, CallAttempt.status == AttemptStatus.IN_PROGRESS) >= 2
                    and any(len(s) for s in sim.spans.values()), 90, "calls in progress")
-        time.sleep(4.0)  # into the calls: some answers are saved, some not yet
+        wait_until(lambda: answered_mid_call(engine), 60,
+                   "into the calls: some answers are saved, some not yet")
         first.send_signal(signal.SIGKILL)
         first.wait(30)
         killed = count(engine, CallAttempt.status == AttemptStatus.IN_PROGRESS)
@@ -226,10 +244,12 @@ def test_the_database_restarting_mid_campaign(tmp_path: Path, pg_server: Postgre
         try:
             wait_until(lambda: count(engine, CallAttempt.status == AttemptStatus.IN_PROGRESS)
                        >= 2, 90, "calls in progress")
-            time.sleep(2.0)
             engine.dispose()
             pg_server.stop_fast()
-            time.sleep(10.0)  # answers heard now wait for the database
+            log = tmp_path / "n1.log"
+            wait_until(lambda: waiting_for_the_database(log), 90,
+                       "an answer heard during the outage waits for the database, and a "
+                       "heartbeat failed")
             pg_server.start()
             wait_until(lambda: settled(engine, len(phones)), 180, "every ticket answered")
         finally:
@@ -250,8 +270,10 @@ def test_the_trunk_going_away_and_coming_back(tmp_path: Path) -> None:
     load(engine, tmp_path, phones)
     sim = CitizenSimulator(reactor, {p: keys_citizen() for p in phones})
     port = free_udp_port()
-    # the trunk is not there yet; a trunk failure is tried again 6 s later
-    cfg = config(tmp_path, url, port, "n1", "retry_minutes = { timeout = 0.1 }")
+    # the trunk is not there yet; a trunk failure is tried again 6 s later, and holds new
+    # calls back for 2 s
+    cfg = config(tmp_path, url, port, "n1",
+                 "retry_minutes = { timeout = 0.1 }\ntrunk_backoff_s = 2")
     run = start_run(cfg, "n1", tmp_path)
     try:
         wait_until(lambda: count(engine, CallAttempt.outcome == "timeout") >= 1, 120,
@@ -291,6 +313,16 @@ def test_health_and_metrics_endpoint(tmp_path: Path) -> None:
             text = r.read().decode()
         assert "huifang_calls_in_progress 0.0" in text
         assert "huifang_channels 3.0" in text
+        # a damaged datagram at the SIP port is counted, not logged line by line
+        started = (tmp_path / "n1.log").read_text(encoding="utf-8", errors="replace")
+        sip_port = int(started.split(", SIP 127.0.0.1:")[1].split(",")[0])
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.sendto(b"INVITE nonsense\r\n\r\n", ("127.0.0.1", sip_port))
+
+        def dropped() -> bool:
+            with urllib.request.urlopen(f"http://{address}/metrics", timeout=5) as r:
+                return 'huifang_sip_dropped_total{reason="damaged"} 1.0' in r.read().decode()
+        wait_until(dropped, 30, "the damaged datagram counted")
         # the supervisors' console is served by the same process
         lines = cfg.read_text().splitlines()
         console = lines[lines.index("[console]") + 1].split('"')[1]

@@ -12,9 +12,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-from console.speech import to_8k
 from dialer.sipudp import CallResult, SipEndpoint
 from dialer.uac import CallSettings, Credentials
+from huifang.speech import to_8k
 from prompts.audio import read_wav, ulaw_encode, write_wav
 from tests.peers import SCENARIOS, free_udp_port, on_reactor, reactor, sipp
 from tests.speech import MODEL
@@ -97,6 +97,16 @@ def test_a_401_challenge_is_answered_with_digest() -> None:
     """sipp's verifyauth checks Authorization (not Proxy-Authorization): the 407 case is
     tested against kamailio."""
     with sipp("auth401") as (port, process):
+        result, _, _ = place(port, credentials=Credentials("huifang", "s3cret"),
+                             hangup_after=0.3)
+        finished(process)
+    assert (result.outcome, result.code) == ("answered", 200)
+
+
+def test_a_stale_nonce_is_answered_again_with_the_new_nonce() -> None:
+    """sipp sends stale=true with a new nonce to our right answer; its scenario checks
+    that the next INVITE answers the new nonce with the right password (else 403)."""
+    with sipp("auth_stale") as (port, process):
         result, _, _ = place(port, credentials=Credentials("huifang", "s3cret"),
                              hangup_after=0.3)
         finished(process)

@@ -281,3 +281,40 @@ def test_header_only_file_and_unwritable_rejects(engine: Engine, tmp_path: Path)
     finally:
         locked.chmod(0o755)
     assert count(engine, Unit) == 0
+
+
+@pytest.mark.parametrize("form", ["csv", "xlsx"])
+def test_an_empty_answer_cell_is_an_unknown_answer(engine: Engine, tmp_path: Path,
+                                                    form: str) -> None:
+    """满意 beside an empty 是否解决 keeps the satisfaction answer (the blank is unknown,
+    and said as a warning); a row with both answers empty is not an evaluation."""
+    import openpyxl
+
+    load_units(engine, tmp_path)
+    imp(engine, "tickets", write_csv(tmp_path / "t.csv", [
+        TICKET_HEADER, ticket("GD1"), ticket("GD2"), ticket("GD3")]))
+    rows = [["工单编号", "回访时间", "是否解决", "满意度"],
+            ["GD1", "2026-11-06 10:00", "", "满意"],
+            ["GD2", "2026-11-06 10:00", "已解决", ""],
+            ["GD3", "2026-11-06 10:00", "", ""]]
+    if form == "csv":
+        path = write_csv(tmp_path / "e.csv", rows)
+    else:
+        book = openpyxl.Workbook()
+        for row in rows:
+            book.active.append([v or None for v in row])  # an empty cell, not ""
+        path = tmp_path / "e.xlsx"
+        book.save(path)
+    result = imp(engine, "evaluations", path)
+    assert result.counts[Outcome.INSERTED] == 2 and result.rejected == 1
+    assert [(e.row_no, e.reason) for e in result.errors] == [(4, "both answers empty")]
+    assert result.warned == 2
+    assert [(w.row_no, w.column) for w in result.warnings] == [(2, "resolved"),
+                                                               (3, "satisfaction")]
+    with engine.connect() as conn:
+        got = dict(conn.execute(select(Ticket.ticket_no, Evaluation.resolved)
+                                .join(Evaluation, Evaluation.ticket_id == Ticket.id)).all())
+        satisfied = dict(conn.execute(select(Ticket.ticket_no, Evaluation.satisfaction)
+                                      .join(Evaluation, Evaluation.ticket_id == Ticket.id)).all())
+    assert got == {"GD1": Resolved.UNKNOWN, "GD2": Resolved.YES}
+    assert satisfied == {"GD1": Satisfaction.SATISFIED, "GD2": Satisfaction.UNKNOWN}

@@ -209,16 +209,16 @@ def test_in_dialog_options_and_reinvite_are_answered() -> None:
     invite = transport.sent()[0]
     reply(ep, invite, 200, "OK", body=SDP)
     ours = NameAddr.parse(invite.header("From"))
-    for method in ("OPTIONS", "INVITE"):
+    for number, method in enumerate(("OPTIONS", "INVITE"), start=5):  # CSeq goes up
         request = SipMessage(method=method, uri="sip:huifang@127.0.0.1:5060")
         request.add("Via", "SIP/2.0/UDP 127.0.0.1:5090;branch=z9hG4bKpeer" + method)
         request.add("From", "<sip:1001@127.0.0.1:5090>;tag=peer")
         request.add("To", str(ours))
         request.add("Call-ID", invite.call_id)
-        request.add("CSeq", f"5 {method}")
+        request.add("CSeq", f"{number} {method}")
         ep.datagramReceived(request.serialize(), PEER)
         answer = transport.sent()[-1]
-        assert answer.status == 200 and answer.cseq == (5, method)
+        assert answer.status == 200 and answer.cseq == (number, method)
     assert answer.body.startswith(b"v=0")  # the re-INVITE keeps our media as it was
 
 

@@ -10,13 +10,16 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from dialer.windows import (
+    DEFAULT_DELAYS,
+    RETRIED,
     CallingWindows,
     RetryPolicy,
     first_due,
     is_statutory_holiday,
     next_attempt,
-    priority,
 )
+from store.caps import Caps, Counts, eligibility
+from store.enums import AttemptOutcome as O
 
 W = CallingWindows()
 DEADLINE = datetime(2026, 12, 31)
@@ -49,9 +52,10 @@ def test_first_due_is_the_next_days_first_window() -> None:
 
 
 @pytest.mark.parametrize(("outcome", "delay"), [
-    ("busy", timedelta(minutes=10)), ("no_answer", timedelta(hours=2)),
-    ("congestion", timedelta(minutes=5)), ("announcement", timedelta(days=1))])
-def test_retry_delays(outcome: str, delay: timedelta) -> None:
+    (O.BUSY, timedelta(minutes=10)), (O.NO_ANSWER, timedelta(hours=2)),
+    (O.CONGESTION, timedelta(minutes=5)), (O.ANNOUNCEMENT, timedelta(days=1)),
+    (O.CALL_LATER, timedelta(hours=2))])
+def test_retry_delays(outcome: O, delay: timedelta) -> None:
     now = datetime(2026, 11, 23, 10, 0)
     decision = next_attempt(outcome, now, attempts=1, calls_today=1, deadline=DEADLINE,
                             windows=W)
@@ -60,29 +64,53 @@ def test_retry_delays(outcome: str, delay: timedelta) -> None:
 
 def test_limits_and_review() -> None:
     now = datetime(2026, 11, 23, 19, 0)
-    third = next_attempt("busy", now, attempts=3, calls_today=1, deadline=DEADLINE,
+    third = next_attempt(O.BUSY, now, attempts=3, calls_today=1, deadline=DEADLINE,
                          windows=W)
     assert third.at is None and third.review and "unreachable" in third.why
-    twice_today = next_attempt("busy", datetime(2026, 11, 23, 10), attempts=2,
+    twice_today = next_attempt(O.BUSY, datetime(2026, 11, 23, 10), attempts=2,
                                calls_today=2, deadline=DEADLINE, windows=W)
     assert twice_today.at == datetime(2026, 11, 24, 9, 0)  # not a third call today
-    late = next_attempt("no_answer", now, attempts=1, calls_today=1,
+    late = next_attempt(O.NO_ANSWER, now, attempts=1, calls_today=1,
                         deadline=datetime(2026, 11, 23, 20, 0), windows=W)
     assert late.at is None and late.review
-    for outcome, review in (("invalid_number", True), ("wrong_person", True),
-                            ("completed", False)):
+    for outcome, review in ((O.INVALID_NUMBER, True), (O.WRONG_PERSON, True),
+                            (O.UNCLEAR, True), (O.COMPLETED, False)):
         d = next_attempt(outcome, now, 1, 1, DEADLINE, W)
         assert d.at is None and d.review is review
-    assert sorted([(datetime(2026, 12, 2), 0), (datetime(2026, 12, 1), 2),
-                   (datetime(2026, 12, 1), 1)], key=lambda p: priority(*p)) == [
-        (datetime(2026, 12, 1), 1), (datetime(2026, 12, 1), 2), (datetime(2026, 12, 2), 0)]
     assert RetryPolicy().max_attempts == 3
 
 
+def test_every_retried_outcome_has_a_delay() -> None:
+    """The outcomes a delay can be configured for are exactly those with a default."""
+    assert set(DEFAULT_DELAYS) == set(RETRIED)
+    assert O.COMPLETED not in RETRIED and O.INTERRUPTED not in RETRIED
+
+
+def test_the_caps_rule() -> None:
+    now, caps = datetime(2026, 11, 23, 10), Caps(3, 2)
+    assert eligibility(Counts(2, 1), now, caps).at == now
+    out = eligibility(Counts(3, 0), now, caps)
+    assert out.at is None and out.why == "3 attempts made"
+    assert eligibility(Counts(0, 2), now, caps).at == datetime(2026, 11, 24)
+
+
+@given(st.integers(0, 5), st.integers(0, 4), st.integers(1, 4), st.integers(1, 3))
+def test_the_planner_keeps_to_the_caps_the_claim_applies(attempts: int, calls_today: int,
+                                                         max_attempts: int,
+                                                         max_calls: int) -> None:
+    """One rule: the retry planner never plans a call the claim would refuse."""
+    now = datetime(2026, 11, 23, 10)
+    policy = RetryPolicy(max_attempts=max_attempts, max_calls_per_number_per_day=max_calls)
+    decision = next_attempt(O.BUSY, now, attempts, calls_today, DEADLINE, W, policy)
+    allowed = eligibility(Counts(attempts, calls_today), now, policy.caps)
+    assert (decision.at is None) == (allowed.at is None)
+    if decision.at is not None and allowed.at is not None:
+        assert decision.at >= allowed.at
+
+
 @given(st.datetimes(min_value=datetime(2026, 1, 1), max_value=datetime(2026, 12, 20)),
-       st.sampled_from(["busy", "no_answer", "congestion", "announcement", "failed"]),
-       st.integers(0, 2), st.integers(0, 3))
-def test_never_outside_a_window(now: datetime, outcome: str, attempts: int,
+       st.sampled_from(RETRIED), st.integers(0, 2), st.integers(0, 3))
+def test_never_outside_a_window(now: datetime, outcome: O, attempts: int,
                                 calls_today: int) -> None:
     decision = next_attempt(outcome, now, attempts, calls_today, DEADLINE, W)
     if decision.at is not None:

@@ -31,6 +31,7 @@ class EvaluationRecord:
     source: EvaluationSource
     evaluated_by: str | None
     note: str | None
+    warnings: tuple[tuple[str, str], ...] = ()  # (column, what): the row is imported
 
 
 def _ticket_ids(conn: Connection, numbers: list[str]) -> dict[str, int]:
@@ -57,13 +58,22 @@ class EvaluationHandler:
             except ValueError as exc:
                 errors.append((name, str(exc)))
                 continue
-            if parsed[name] is None and name != "source":
+            if parsed[name] is None and name == "evaluated_at":
                 errors.append((name, "empty"))
         if parsed.get("evaluated_at") and parsed["evaluated_at"] > ctx.now:
             errors.append(("evaluated_at", f"{parsed['evaluated_at']} is in the future"))
+        # An empty answer cell is an unknown answer (not asked, or not answered): the row
+        # is kept for the other answer, and the blank is reported. Both empty: nothing
+        # was answered, and the row is not an evaluation.
+        blank = [n for n in ("resolved", "satisfaction") if n in parsed and parsed[n] is None]
+        if len(blank) == 2:
+            errors.append(("resolved; satisfaction", "both answers empty"))
         if errors:
             return None, errors
+        parsed["resolved"] = parsed["resolved"] or Resolved.UNKNOWN
+        parsed["satisfaction"] = parsed["satisfaction"] or Satisfaction.UNKNOWN
         parsed["source"] = parsed["source"] or EvaluationSource.AGENT
+        parsed["warnings"] = tuple((n, "empty: imported as unknown (未回答)") for n in blank)
         return EvaluationRecord(**parsed), errors
 
     def key(self, record: EvaluationRecord) -> str:

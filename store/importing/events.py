@@ -1,7 +1,8 @@
 """One ticket event from the hotline's own system (the console's JSON API), written
 through exactly the import path a file takes: the same validation, the same idempotence
 (a replay is `unchanged`, an older state `stale`), and an import batch naming its source,
-so every value stays traceable."""
+so every value stays traceable. A replay changes nothing, so it leaves no batch either:
+a client that retries, or a scanner that replays, cannot fill the import history."""
 
 from __future__ import annotations
 
@@ -43,10 +44,10 @@ def ticket_fields(payload: dict[str, Any]) -> tuple[dict[str, Any], EventResult 
                                f"unknown field {mapping.ignored[0]!r}")
     values = {name: payload[keys[i]] for name, i in mapping.positions.items()}
     for name, value in values.items():
-        if value is not None and not isinstance(value, str | int | float):
-            return {}, EventResult(Outcome.REJECTED, name, "must be a string")
+        # strings only, as the document says: a phone sent as a JSON number has lost its
+        # leading 0 or +, and 1e10 is no ticket number
         if value is not None and not isinstance(value, str):
-            values[name] = str(value)
+            return {}, EventResult(Outcome.REJECTED, name, "must be a string")
     return values, None
 
 
@@ -73,10 +74,11 @@ def apply_ticket_event(engine: Engine, values: dict[str, Any], source: str, now:
             result = handler.apply(conn, [ValidRow(1, handler.key(record), record)], ctx)[0]
             if result.outcome is Outcome.REJECTED:  # nothing of it is kept, not the batch
                 raise _Rejected(EventResult(Outcome.REJECTED, result.column, result.reason))
-            counted = result.outcome if result.outcome is not Outcome.STALE \
-                else Outcome.UNCHANGED
+            if result.outcome in (Outcome.UNCHANGED, Outcome.STALE):  # a replay: no batch
+                raise _Rejected(EventResult(result.outcome))
             conn.execute(update(ImportBatch).where(ImportBatch.id == import_id).values(
-                {"finished_at": now, "status": "finished", f"rows_{counted.value}": 1}))
+                {"finished_at": now, "status": "finished",
+                 f"rows_{result.outcome.value}": 1}))
     except _Rejected as rejected:
         return rejected.result
     return EventResult(result.outcome, import_id=import_id)

@@ -93,6 +93,9 @@ class ImportResult:
     counts: dict[Outcome, int] = field(default_factory=lambda: dict.fromkeys(Outcome, 0))
     errors: list[RowError] = field(default_factory=list)
     rejects_path: Path | None = None
+    # rows imported with something to say (an empty answer cell read as unknown, ...)
+    warnings: list[RowError] = field(default_factory=list)
+    warned: int = 0
 
     @property
     def rows_read(self) -> int:
@@ -241,6 +244,7 @@ class _Run:
             if errors:
                 self._reject(source_row.original, source_row.row_no, errors)
             else:
+                self._warn(source_row.row_no, getattr(record, "warnings", ()))
                 batch.append(ValidRow(source_row.row_no, self.handler.key(record), record))
                 self.originals[source_row.row_no] = source_row.original
             if len(batch) >= self.options.batch_size and not self.handler.whole_file:
@@ -310,6 +314,14 @@ class _Run:
             self._reject(self.originals[row_no], row_no, [(outcome.column, outcome.reason)])
         else:
             self.result.counts[outcome.outcome] += 1
+
+    def _warn(self, row_no: int, warnings: tuple[tuple[str, str], ...]) -> None:
+        """A row taken as it is, with what the operator should know about it."""
+        if not warnings:
+            return
+        self.result.warned += 1
+        if len(self.result.warnings) < self.options.max_errors_kept:
+            self.result.warnings.extend(RowError(row_no, c, r) for c, r in warnings)
 
     def _reject(self, original: list[Any] | dict[str, Any], row_no: int,
                 errors: list[tuple[str, str]]) -> None:

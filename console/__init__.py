@@ -1,1 +1,0 @@
-"""The edge: the `huifang` command line (and, later, the supervisors' web console)."""

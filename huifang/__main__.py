@@ -1,0 +1,3 @@
+from huifang.cli import main
+
+main()

@@ -1,0 +1,66 @@
+"""The composition root carries every trunk setting into the dialer and every campaign
+setting into the campaign: a setting that is validated but never reaches the code would
+be silently ignored."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from dialer.callsession import SessionSettings
+from dialer.sipconnect import TlsSettings
+from dialer.siptransport import Transport
+from dialer.trunk import TrunkConfig
+from dialer.uac import Credentials
+from huifang.config import Settings
+from huifang.service import campaign_settings, session_settings, trunk_config
+
+
+def test_every_trunk_setting_reaches_the_dialer() -> None:
+    settings = Settings.model_validate({"trunk": {
+        "bind": "127.0.0.2", "sip_port": 5070, "rtp_ports": "30000-30100",
+        "proxy": "127.0.0.3:5062", "username": "hf", "ring_timeout_s": 12,
+        "max_channels": 7, "calls_per_second": 2.5, "registrar": "127.0.0.4:5063",
+        "aor": "sip:hf@trunk", "register_expires_s": 600, "rtp_latching": False,
+        "rtcp": False,
+        "session_expires_s": 600, "min_se_s": 120,
+        "accept_from": ["127.0.0.5"], "transport": "tls", "tls_ca": "ca.pem",
+        "tls_cert": "me.pem", "tls_key": "me.key", "tls_server_name": "trunk.test"}})
+    config = trunk_config(settings, password="pw")
+    assert config == TrunkConfig(
+        bind="127.0.0.2", sip_port=5070, rtp_low=30000, rtp_high=30100,
+        proxy=("127.0.0.3", 5062), credentials=Credentials("hf", "pw"), ring_timeout=12,
+        max_channels=7, calls_per_second=2.5, registrar=("127.0.0.4", 5063),
+        aor="sip:hf@trunk", register_expires=600, rtp_latching=False, rtcp=False,
+        session_expires=600, min_se=120,
+        accept_from=("127.0.0.5",), transport=Transport.TLS,
+        tls=TlsSettings("ca.pem", "me.pem", "me.key", "trunk.test"))
+    defaults = trunk_config(Settings())
+    changed = {f.name for f in dataclasses.fields(TrunkConfig)
+               if getattr(config, f.name) != getattr(defaults, f.name)}
+    assert changed == {f.name for f in dataclasses.fields(TrunkConfig)}  # each one moved
+
+
+def test_routes_and_node_reach_the_campaign() -> None:
+    settings = Settings.model_validate({
+        "trunk": {"routes": {"0731": "sip:{number}@gw:5060"}, "dial_prefix": "9"},
+        "campaign": {"node": "node-a", "tick_s": 2.0, "trunk_backoff_s": 4}})
+    c = campaign_settings(settings)
+    assert (c.routes, c.dial_prefix, c.node, c.tick_s, c.trunk_backoff_s) == (
+        (("0731", "sip:{number}@gw:5060"),), "9", "node-a", 2.0, 4.0)
+
+
+def test_a_live_call_decides_as_recognize_does() -> None:
+    """The policy and the rival margin of [recognition] reach the call, not defaults."""
+    from types import SimpleNamespace
+    from typing import Any
+
+    from ivr.intents import Intent
+
+    settings = Settings.model_validate({"recognition": {"hedge": "unsatisfied",
+                                                        "accept": 0.7},
+                                        "campaign": {"no_input_s": 3.0}})
+    pool: Any = SimpleNamespace(engine=SimpleNamespace(rival_margin=0.2))
+    session = session_settings(settings, pool)
+    assert (session.policy.hedge, session.margin, session.accept, session.no_input_s) == (
+        Intent.UNSATISFIED, 0.2, 0.7, 3.0)
+    assert session_settings(settings, None).margin == SessionSettings().margin
