@@ -6,6 +6,9 @@ time, on whichever worker is free; different calls decode in parallel up to the 
 size. Nothing blocks the caller: `feed` queues audio, `finish` returns a Future. Partial
 hypotheses and results are delivered on the worker thread; the dialer hands them to its
 reactor (`reactor.callFromThread`). The backlog of a stream says how far decoding lags.
+
+`Recognition` and `RecognitionStream` are what the dialer relies on; this pool of threads
+provides them.
 """
 
 from __future__ import annotations
@@ -14,8 +17,8 @@ import logging
 import threading
 from collections import deque
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from typing import Any, Protocol
 
 from ivr.recognition import Engine, Grammar, Hypothesis, Recogniser, check_pcm
 
@@ -23,15 +26,56 @@ log = logging.getLogger(__name__)
 PartialHandler = Callable[[Hypothesis], None]
 
 
+class RecognitionStream(Protocol):
+    """One live call's decoding: work runs in the order asked, never on the caller's
+    thread; partial hypotheses and Futures complete on a thread of the pool."""
+
+    call_id: str
+
+    @property
+    def backlog_bytes(self) -> int:
+        """Audio fed and not decoded yet."""
+
+    def feed(self, pcm: bytes) -> None: ...
+
+    def reset(self, grammar: Grammar) -> Future[None]: ...
+
+    def finish(self) -> Future[Hypothesis]: ...
+
+    def close(self) -> Future[None]: ...
+
+
+class Recognition(Protocol):
+    """Where calls decode: threads in this process or recogniser processes."""
+
+    @property
+    def rival_margin(self) -> float | None:
+        """The engine's n-best margin (None: the engine has none)."""
+
+    def open(self, call_id: str, grammar: Grammar,
+             on_partial: PartialHandler | None = None) -> RecognitionStream: ...
+
+    def shutdown(self) -> None: ...
+
+
 class RecognitionPool:
-    def __init__(self, engine: Engine, workers: int = 2) -> None:
+    def __init__(self, engine: Engine, workers: int = 2,
+                 executor: Executor | None = None) -> None:
+        """`executor`: the process's pool for blocking engines, shared (and shut down by
+        its owner); without one the pool has `workers` threads of its own."""
         if workers < 1:
             raise ValueError("a recognition pool needs at least one worker")
         self.engine = engine
         self.workers = workers
-        self._executor = ThreadPoolExecutor(workers, thread_name_prefix="recognise")
+        self._owned = executor is None
+        self._executor = executor or ThreadPoolExecutor(workers, thread_name_prefix="recognise")
         self._lock = threading.Lock()
         self.streams = 0
+
+    @property
+    def rival_margin(self) -> float | None:
+        margin = getattr(self.engine, "rival_margin", None)
+        return None if margin is None else float(margin)
 
     def open(self, call_id: str, grammar: Grammar,
              on_partial: PartialHandler | None = None) -> Stream:
@@ -51,7 +95,8 @@ class RecognitionPool:
         self._executor.submit(fn)
 
     def shutdown(self) -> None:
-        self._executor.shutdown(wait=True)
+        if self._owned:
+            self._executor.shutdown(wait=True)
 
 
 class Stream:
