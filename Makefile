@@ -21,12 +21,15 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
-demo: venv
-	scripts/install-system-deps demo
+# The Debian packages first: without root, a missing one (python3-venv included) stops the
+# demo at once with the exact apt-get line, before minutes of building the environment.
+demo:
+	PYTHON="$(PYTHON)" VENV="$(VENV)" scripts/install-system-deps demo
+	$(MAKE) --no-print-directory venv
 	$(BIN)/huifang demo
 
 system-deps:
-	scripts/install-system-deps
+	PYTHON="$(PYTHON)" VENV="$(VENV)" scripts/install-system-deps
 
 lint: venv
 	$(BIN)/ruff check .
