@@ -10,11 +10,11 @@ audit entry, so the rankings move and the trail shows why.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, insert, select, update
+from sqlalchemy import Connection, Engine, and_, insert, select, update
 
 from store import audit
 from store.campaign import add_do_not_call_in
@@ -36,12 +36,70 @@ class CorrectionError(ValueError):
     """The change cannot be made as asked; the message says why."""
 
 
+class AlreadySettled(CorrectionError):
+    """A person settled the callback already (`by`, at `at`), and the action did not say
+    再次处理, or another person settled it again after the page the action came from."""
+
+    def __init__(self, by: str, at: datetime) -> None:
+        super().__init__(f"callback already settled by {by} at {at:%Y-%m-%d %H:%M}")
+        self.by, self.at = by, at
+
+
 @dataclass(frozen=True)
 class Who:
     actor: str
     reason: str
     now: datetime
     address: str | None = None
+
+
+@dataclass(frozen=True)
+class Unsettled:
+    """The console's 再次处理 rule for one callback, checked inside the action's own
+    transaction (a check made before it would be stale by the time of the write: two
+    supervisors on one item would both pass it). Without `again` the action is refused
+    on an item a person has settled; with it, the settlement `seen` on the person's page
+    (who, when; when given) must still be the last one, so that two people doing 再次处理
+    at the same time do not overwrite each other either. Who is part of it because the
+    console's clock has whole seconds: two settlements in one second differ by person."""
+
+    callback_id: int
+    again: bool = False
+    seen: tuple[str, datetime] | None = None
+
+
+def _settled(conn: Connection, callback_id: int) -> tuple[str, datetime | None]:
+    row = conn.execute(select(Callback.reviewed_by, Callback.reviewed_at)
+                       .where(Callback.id == callback_id)).first()
+    if row is None:
+        raise CorrectionError(f"callback {callback_id} does not exist")
+    return str(row.reviewed_by or ""), row.reviewed_at
+
+
+def _claim(conn: Connection, guard: Unsettled | None, who: Who) -> Who:
+    """Take the callback's settlement for this action, first thing in its transaction:
+    a conditional UPDATE on the settlement just read (a compare-and-set, so it holds on
+    SQLite, whose reads before the first write are outside the transaction, and on
+    PostgreSQL under READ COMMITTED, where the second writer waits for the first and
+    then finds the row changed). The returned Who's reason says, when the action is a
+    再次处理, over whose settlement it was done."""
+    if guard is None:
+        return who
+    by, at = _settled(conn, guard.callback_id)
+    if at is not None and (not guard.again or guard.seen not in (None, (by, at))):
+        raise AlreadySettled(by, at)
+    still = Callback.reviewed_at.is_(None) if at is None else and_(
+        Callback.reviewed_at == at, Callback.reviewed_by == (by or None))
+    claimed = conn.execute(update(Callback).where(Callback.id == guard.callback_id, still)
+                           .values(reviewed_at=who.now, reviewed_by=who.actor,
+                                   updated_at=who.now)).rowcount
+    if claimed != 1:  # settled by someone else between the read and the write
+        by, at = _settled(conn, guard.callback_id)
+        raise AlreadySettled(by, at or who.now)
+    if at is None:
+        return who
+    return replace(who, reason=f"再次处理（此前由 {by} 于 {at:%Y-%m-%d %H:%M} 处理）："
+                               f"{who.reason.strip()}")
 
 
 def _callback(conn: Connection, callback_id: int) -> Any:
@@ -86,20 +144,23 @@ def _not_in_a_call(cb: Any) -> None:
 
 
 def correct_answer(engine: Engine, callback_id: int, resolved: Resolved,
-                   satisfaction: Satisfaction, who: Who) -> None:
+                   satisfaction: Satisfaction, who: Who, *, guard: Unsettled | None = None
+                   ) -> None:
     """Set both answers of the callback's closure as a supervisor heard them."""
     _check(who)
     with engine.begin() as conn:
-        correct_answer_in(conn, callback_id, resolved, satisfaction, who)
+        correct_answer_in(conn, callback_id, resolved, satisfaction, who, guard=guard)
     log.info("callback %s: answer corrected by %s", callback_id, who.actor)
 
 
 def correct_answer_in(conn: Connection, callback_id: int, resolved: Resolved,
                       satisfaction: Satisfaction, who: Who, *, label: str = "质检修正",
-                      origin: dict[str, Any] | None = None) -> None:
+                      origin: dict[str, Any] | None = None,
+                      guard: Unsettled | None = None) -> None:
     """`correct_answer` inside the caller's transaction; `label` names it in the ticket's
     history and `origin` (e.g. the spot check it came from) goes into the audit's after."""
     _check(who)
+    who = _claim(conn, guard, who)
     cb = _callback(conn, callback_id)
     _not_in_a_call(cb)
     ticket_no, seq = cb.ticket_no, cb.seq
@@ -127,10 +188,12 @@ def correct_answer_in(conn: Connection, callback_id: int, resolved: Resolved,
                  before=before, after=after, address=who.address)
 
 
-def confirm_answer(engine: Engine, callback_id: int, who: Who) -> None:
+def confirm_answer(engine: Engine, callback_id: int, who: Who, *,
+                   guard: Unsettled | None = None) -> None:
     """The machine's answers stand as they are: settle the item, change nothing else."""
     _check(who)
     with engine.begin() as conn:
+        who = _claim(conn, guard, who)
         cb = _callback(conn, callback_id)
         _not_in_a_call(cb)
         ticket_no = cb.ticket_no
@@ -144,12 +207,14 @@ def confirm_answer(engine: Engine, callback_id: int, who: Who) -> None:
                      before=current, after=current, address=who.address)
 
 
-def schedule_call(engine: Engine, callback_id: int, at: datetime, who: Who) -> None:
+def schedule_call(engine: Engine, callback_id: int, at: datetime, who: Who, *,
+                  guard: Unsettled | None = None) -> None:
     """Call again at `at`, which the caller has already put inside a calling window."""
     _check(who)
     if at < who.now - timedelta(minutes=1):
         raise CorrectionError("a new call cannot be scheduled in the past")
     with engine.begin() as conn:
+        who = _claim(conn, guard, who)
         cb = _callback(conn, callback_id)
         ticket_no = cb.ticket_no
         if cb.status in (CallbackStatus.PENDING, CallbackStatus.CLAIMED):
@@ -186,10 +251,12 @@ def _ticket(conn: Connection, ticket_no: str) -> Any:
     return t
 
 
-def exclude_ticket(engine: Engine, ticket_no: str, who: Who) -> None:
+def exclude_ticket(engine: Engine, ticket_no: str, who: Who, *,
+                   guard: Unsettled | None = None) -> None:
     """剔除: the ticket leaves the rates; its pending callbacks are cancelled."""
     _check(who)
     with engine.begin() as conn:
+        who = _claim(conn, guard, who)
         t = _ticket(conn, ticket_no)
         old = conn.execute(select(Exclusion).where(Exclusion.ticket_id == t.id)
                            ).one_or_none()
@@ -212,10 +279,12 @@ def exclude_ticket(engine: Engine, ticket_no: str, who: Who) -> None:
                      after={"excluded": True}, address=who.address)
 
 
-def reopen_ticket(engine: Engine, ticket_no: str, who: Who) -> None:
+def reopen_ticket(engine: Engine, ticket_no: str, who: Who, *,
+                  guard: Unsettled | None = None) -> None:
     """退回重办: the latest closure is sent back; the next closure is called again."""
     _check(who)
     with engine.begin() as conn:
+        who = _claim(conn, guard, who)
         t = _ticket(conn, ticket_no)
         if t.status != TicketStatus.CLOSED:
             raise CorrectionError(f"ticket {ticket_no} is not closed (status {t.status})")
@@ -233,13 +302,16 @@ def reopen_ticket(engine: Engine, ticket_no: str, who: Who) -> None:
                      after={"status": str(TicketStatus.REOPENED)}, address=who.address)
 
 
-def do_not_call(engine: Engine, ticket_no: str, who: Who, masked: str) -> bool:
-    """Put the ticket's number on the do-not-call list. False if it already was."""
+def do_not_call(engine: Engine, ticket_no: str, who: Who, masked: str, *,
+                guard: Unsettled | None = None) -> bool:
+    """Put the ticket's number on the do-not-call list. False if it already was (then
+    nothing is settled)."""
     _check(who)
     with engine.begin() as conn:
         t = _ticket(conn, ticket_no)
         added = add_do_not_call_in(conn, t.phone, who.reason, who.actor, who.now)
-        if added:
+        if added:  # the claim in the same transaction: refused, the entry goes too
+            who = _claim(conn, guard, who)
             conn.execute(update(Callback).where(Callback.ticket_id == t.id,
                                                 Callback.reviewed_at.is_(None))
                          .values(reviewed_at=who.now, reviewed_by=who.actor))

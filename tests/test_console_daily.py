@@ -172,6 +172,47 @@ def test_a_settled_item_takes_no_action_without_saying_again(env: Daily) -> None
     assert reason.startswith("再次处理（此前由 zhijian 于 ") and reason.endswith("录音复听：未解决")
 
 
+def _seen(text: str) -> str:
+    found = re.search(r'name="seen" value="([^"]+)"', text)
+    assert found is not None, "the 再次处理 form carries the settlement it shows"
+    return found[1]
+
+
+def test_again_over_a_settlement_made_after_the_page_is_refused(env: Daily) -> None:
+    engine = env.engine()
+    item = _unreachable(engine, "B009")
+    engine.dispose()
+    page = f"/calls/{item}"
+    a, b = env.client("zhijian"), env.client("admin")
+    wrong = {"resolved": "no", "satisfaction": "unsatisfied"}
+    assert a.post(f"{page}/correct", {**wrong, "reason": "首次复听"}, page=page).status == 303
+    seen_a, seen_b = _seen(a.get(page).text), _seen(b.get(page).text)
+    assert seen_a == seen_b
+    count = len(env.audit("correct_answer"))
+    # B's 再次处理 first, then A's, both made from the page as it was
+    reply = b.post(f"{page}/correct", {"resolved": "yes", "satisfaction": "satisfied",
+                                       "reason": "再听：已解决", "again": "1",
+                                       "seen": seen_b}, page=page)
+    assert reply.status == 303
+    reply = a.post(f"{page}/correct", {**wrong, "reason": "覆盖", "again": "1",
+                                       "seen": seen_a}, page=page)
+    assert reply.status == 409 and "在你打开页面之后已由 admin" in reply.text
+    confirm = {"reason": "免打扰", "again": "1", "seen": seen_a, "confirmed": "1"}
+    assert a.post(f"{page}/dnc", confirm, page=page).status == 409
+    assert len(env.audit("correct_answer")) == count + 1  # B's only
+    # the confirmation step carries what the page showed on to the confirmed post
+    asked = a.post(f"{page}/exclude", {"reason": "重复工单", "again": "1", "seen": seen_a},
+                   page=page)
+    assert asked.status == 200 and f'name="seen" value="{seen_a}"' in asked.text
+    # from the page as it is now, A's 再次处理 goes through, over B's
+    now = _seen(a.get(page).text)
+    assert now != seen_a
+    reply = a.post(f"{page}/correct", {**wrong, "reason": "三听：未解决", "again": "1",
+                                       "seen": now}, page=page)
+    assert reply.status == 303
+    assert env.audit("correct_answer")[-1].startswith("再次处理（此前由 admin 于 ")
+
+
 def test_exclude_reopen_and_do_not_call_ask_to_confirm(env: Daily) -> None:
     c = env.client("zhijian")
     page = f"/calls/{env.unreachable[2]}"  # B003

@@ -73,20 +73,21 @@ def _one(ctx: Ctx, callback_id: int, do: str, reason: str, at: datetime | None
     if found is None:
         return BulkResult(callback_id, "", False, "没有这条回访任务。")
     ticket_no = found[0]
-    settled = review.reviewed(engine, callback_id)
-    if settled is not None:  # a colleague's work is never overwritten in bulk
-        by, when = settled
-        return BulkResult(callback_id, ticket_no, False,
-                          f"已由 {actor(by)} 于 {when:%Y-%m-%d %H:%M} 处理，未改动"
-                          "（如需改动，请在该条页面“再次处理”）。")
     who = corrections.Who(ctx.actor, reason, ctx.now, ctx.info.address)
+    # a colleague's work is never overwritten in bulk: the store refuses a settled item
+    # in the same transaction as the change
+    guard = corrections.Unsettled(callback_id)
     try:
         if do == "confirm":
-            corrections.confirm_answer(engine, callback_id, who)
+            corrections.confirm_answer(engine, callback_id, who, guard=guard)
             return BulkResult(callback_id, ticket_no, True, "已确认机器答复。")
         assert at is not None
-        corrections.schedule_call(engine, callback_id, at, who)
+        corrections.schedule_call(engine, callback_id, at, who, guard=guard)
         return BulkResult(callback_id, ticket_no, True, f"已安排 {at:%Y-%m-%d %H:%M} 重新呼叫。")
+    except corrections.AlreadySettled as exc:
+        return BulkResult(callback_id, ticket_no, False,
+                          f"已由 {actor(exc.by)} 于 {exc.at:%Y-%m-%d %H:%M} 处理，未改动"
+                          "（如需改动，请在该条页面“再次处理”）。")
     except ValueError as exc:
         return BulkResult(callback_id, ticket_no, False, refusal(str(exc)))
 

@@ -156,12 +156,29 @@ def _first(ctx: Ctx, f: review.QueueFilter, but: int) -> int | None:
     return next((i.callback_id for i in items if i.callback_id != but), None)
 
 
-def _who(ctx: Ctx, settled: tuple[str, datetime] | None = None) -> corrections.Who:
-    reason = ctx.info.field("reason")
-    if settled is not None and reason:  # the trail says it was done again, and over whom
-        by, at = settled
-        reason = f"再次处理（此前由 {by} 于 {at:%Y-%m-%d %H:%M} 处理）：{reason}"
-    return corrections.Who(ctx.actor, reason, ctx.now, ctx.info.address)
+def _who(ctx: Ctx) -> corrections.Who:
+    return corrections.Who(ctx.actor, ctx.info.field("reason"), ctx.now, ctx.info.address)
+
+
+def _guard(ctx: Ctx, callback_id: int) -> corrections.Unsettled:
+    """The 再次处理 rule, for the store to check in the action's own transaction: `again`
+    says the person knows the item is settled, `seen` which settlement their page showed
+    (a 再次处理 over a settlement made after it is refused too)."""
+    again = ctx.info.field("again") == "1"
+    at, _, by = ctx.info.field("seen").partition("|")
+    try:
+        seen = (by, datetime.fromisoformat(at)) if again and at else None
+    except ValueError:
+        seen = None
+    return corrections.Unsettled(callback_id, again, seen)
+
+
+def _settled_error(by: str, at: datetime, again: bool) -> str:
+    if again:
+        return (f"该条在你打开页面之后已由 {by} 于 {at:%Y-%m-%d %H:%M} 再次处理，未改动。"
+                f"请先查看最新的处理，如仍需改动，再点开“再次处理”并填写原因。")
+    return (f"该条已由 {by} 于 {at:%Y-%m-%d %H:%M} 处理。如需再次处理，请点开“再次处理”"
+            f"并填写原因。")
 
 
 def _confirm_page(ctx: Ctx, callback_id: int, action: str, ticket_no: str,
@@ -170,7 +187,7 @@ def _confirm_page(ctx: Ctx, callback_id: int, action: str, ticket_no: str,
     return ctx.page("confirm.html.j2", title=title, what=what, ticket_no=ticket_no,
                     masked=masked, action=action, callback_id=callback_id,
                     reason=ctx.info.field("reason"), again=ctx.info.field("again"),
-                    filters=_filter_args(ctx))
+                    seen=ctx.info.field("seen"), filters=_filter_args(ctx))
 
 
 def _act(ctx: Ctx, callback_id: int, action: str) -> Response:
@@ -178,19 +195,19 @@ def _act(ctx: Ctx, callback_id: int, action: str) -> Response:
     queue, when none is left); on a refusal, the call again with the error."""
     engine = ctx.web.engine
     ok, extra = action, {}
+    guard = _guard(ctx, callback_id)
     try:
         found = review.ticket_of(engine, callback_id)
         if found is None:
             return ctx.page("error.html.j2", 404, title="未找到", message="没有这条回访任务。")
         ticket_no, phone = found
         masked = mask_phone(phone)
+        # only so that a settled item shows no confirmation step: the rule itself is
+        # checked by the store, in the same transaction as the change (`guard`)
         settled = review.reviewed(engine, callback_id) if action in SETTLING else None
-        if settled is not None and ctx.info.field("again") != "1":
-            by, at = settled
-            return call_page(ctx, callback_id, status=409, error=(
-                f"该条已由 {by} 于 {at:%Y-%m-%d %H:%M} 处理。如需再次处理，请点开“再次处理”"
-                f"并填写原因。"))
-        who = _who(ctx, settled)
+        if settled is not None and not guard.again:
+            return call_page(ctx, callback_id, status=409, error=_settled_error(*settled, False))
+        who = _who(ctx)
         if not who.reason.strip():
             raise ReasonRequired("a reason is required")
         if action in CONFIRMED and ctx.info.field("confirmed") != "1":
@@ -203,19 +220,20 @@ def _act(ctx: Ctx, callback_id: int, action: str) -> Response:
             except ValueError:
                 return call_page(ctx, callback_id, status=400,
                                  error="解决情况或满意度的取值无效：请从列表中选择，两项都要选。")
-            corrections.correct_answer(engine, callback_id, resolved, satisfaction, who)
+            corrections.correct_answer(engine, callback_id, resolved, satisfaction, who,
+                                       guard=guard)
         elif action == "confirm":
-            corrections.confirm_answer(engine, callback_id, who)
+            corrections.confirm_answer(engine, callback_id, who, guard=guard)
         elif action == "schedule":
             at = _schedule_time(ctx)
-            corrections.schedule_call(engine, callback_id, at, who)
+            corrections.schedule_call(engine, callback_id, at, who, guard=guard)
             extra["at"] = f"{at:%Y-%m-%dT%H:%M}"
         elif action == "exclude":
-            corrections.exclude_ticket(engine, ticket_no, who)
+            corrections.exclude_ticket(engine, ticket_no, who, guard=guard)
         elif action == "reopen":
-            corrections.reopen_ticket(engine, ticket_no, who)
+            corrections.reopen_ticket(engine, ticket_no, who, guard=guard)
         elif action == "dnc":
-            if not corrections.do_not_call(engine, ticket_no, who, masked):
+            if not corrections.do_not_call(engine, ticket_no, who, masked, guard=guard):
                 return redirect(with_query(f"/calls/{callback_id}", ok="dnc_listed",
                                            **_filter_args(ctx)))
         elif action == "reveal":
@@ -225,6 +243,9 @@ def _act(ctx: Ctx, callback_id: int, action: str) -> Response:
                             back=f"/calls/{callback_id}")
     except BadInput:
         raise
+    except corrections.AlreadySettled as exc:  # settled meanwhile, found in the write
+        return call_page(ctx, callback_id, status=409,
+                         error=_settled_error(exc.by, exc.at, guard.again))
     except ValueError as exc:  # a missing reason, a refused correction
         message = "请填写原因。" if isinstance(exc, ReasonRequired) else refusal(str(exc))
         return call_page(ctx, callback_id, error=message, status=400)
