@@ -8,8 +8,9 @@ Reports: campaign wall time against the ideal for those channels (the sum of cal
 durations over the channels, and no faster than the call rate allows), channel
 utilisation while work was due, turn latency from the end of the citizen's voice to the
 next prompt's first packet (p50, p95), answers understood, CPU and RSS.
-HUIFANG_BENCH_CALLBACKS and HUIFANG_BENCH_CHANNELS change the size. Writes
-bench/out/campaign.json.
+HUIFANG_BENCH_CALLBACKS and HUIFANG_BENCH_CHANNELS change the size;
+HUIFANG_BENCH_PROCESSES=N decodes in N recogniser worker processes (`[recognition]
+processes`), whose CPU is reported apart. Writes bench/out/campaign.json.
 """
 
 from __future__ import annotations
@@ -83,7 +84,9 @@ def main() -> int:
     from huifang.service import build_service
     from store.campaign_models import CallAttempt, Callback
     from store.db import make_engine, upgrade
+    from store.enums import Resolved, Satisfaction
     from store.importing.runner import ImportOptions, run_import
+    from store.models import Evaluation
     from tests.files import UNITS, write_csv
     from tests.peers import free_udp_port
     from tests.speech import espeak
@@ -92,6 +95,7 @@ def main() -> int:
     reactor: Any = _reactor
     callbacks = int(os.environ.get("HUIFANG_BENCH_CALLBACKS", "1000"))
     channels = int(os.environ.get("HUIFANG_BENCH_CHANNELS", "100"))
+    processes = int(os.environ.get("HUIFANG_BENCH_PROCESSES", "0"))
     work = Path(tempfile.mkdtemp(prefix="campaignbench-"))
     ports = {kind: free_udp_port() for kind in ("answer", "busy", "no_answer")}
     # the service as `huifang run` builds it; only its settings are the benchmark's
@@ -106,7 +110,7 @@ def main() -> int:
                      "node": "bench", "http": ""},
         "prompts": {"texts": PROMPTS, "voice": VOICE, "rate": 190,
                     "cache_dir": str(HERE / "out" / "prompts")},
-        "recognition": {"model": str(MODEL), "workers": 2,
+        "recognition": {"model": str(MODEL), "workers": 2, "processes": processes,
                         "vad": os.environ.get("HUIFANG_BENCH_VAD") or None},
         "console": {"bind": ""}})
     url = f"sqlite:///{work / 'bench.db'}"
@@ -145,6 +149,11 @@ def main() -> int:
     samples: list[int] = []
     marks: dict[str, float] = {}
     cpu0 = time.process_time()
+    worker_cpu: dict[int, float] = {}
+
+    def workers_cpu() -> None:  # read while they run: a worker's CPU is gone once it ends
+        pids = getattr(service.recognition, "pids", list)()
+        worker_cpu.update({pid: cpu_of(pid) for pid in pids})
 
     def untried() -> int:
         with engine.connect() as conn:
@@ -162,6 +171,7 @@ def main() -> int:
                 CallAttempt.status == "in_progress")).scalar_one()
         if left == 0 and not busy and not campaign.calls and "first" in marks:
             marks["end"] = time.monotonic()
+            workers_cpu()
             poll.stop()
             service.stop().addBoth(lambda _: reactor.stop())
 
@@ -199,9 +209,13 @@ def main() -> int:
     with engine.connect() as conn:
         outcomes = dict(conn.execute(select(CallAttempt.outcome, func.count())
                                      .group_by(CallAttempt.outcome)).all())
+        understood = conn.execute(select(func.count()).where(
+            Evaluation.resolved == Resolved.YES,
+            Evaluation.satisfaction == Satisfaction.BASIC)).scalar_one()
     result = {
         "callbacks": callbacks, "channels": channels, "calls_per_second": CPS,
-        "mix": kinds, "outcomes": outcomes,
+        "mix": kinds, "outcomes": outcomes, "recogniser_processes": processes,
+        "answers_understood": {"both_right": understood, "answered": kinds["answer"]},
         "wall_s": round(wall, 1), "ideal_s": round(ideal, 1),
         "wall_over_ideal": round(wall / ideal, 2) if ideal else None,
         "channel_utilisation_while_due": round(float(np.mean(samples)) / channels, 3)
@@ -212,7 +226,8 @@ def main() -> int:
                             "p95": round(float(np.percentile(latencies, 95)), 1)
                             if latencies else None},
         "cpu_s": round(cpu, 1), "cpu_percent_of_one_core": round(100 * cpu / wall, 1)
-        if wall else None, "sipp_cpu_s": round(sipp_cpu, 1),
+        if wall else None, "recogniser_cpu_s": round(sum(worker_cpu.values()), 1),
+        "sipp_cpu_s": round(sipp_cpu, 1),
         "max_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "attack": {"rate_per_s": attack_rate, "datagrams": attacker.sent if attacker else 0,
                    "dropped": dict(service.dialer.endpoint.dropped)},

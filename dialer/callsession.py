@@ -32,7 +32,7 @@ from ivr.announcements import Announcement, announcement_grammar, classify
 from ivr.confirm import CONFIRM_GRAMMAR, ConfirmSettings, confirmation_of, doubted_answer
 from ivr.endpoint import Endpointer, EndpointSettings, Event
 from ivr.intents import Intent, Policy, Question
-from ivr.pool import RecognitionPool, Stream
+from ivr.pool import Recognition, RecognitionStream
 from ivr.recognition import Hypothesis, complete_phrases, grammar_for
 from ivr.understand import DEFAULT_POLICY, understand_hypotheses, understand_keys
 
@@ -91,7 +91,7 @@ class Heard:
 
 class CallSession:
     def __init__(self, reactor: Any, dialer: Dialer, target: str, tickets: int,
-                 prompts: Prompts, *, recognition: RecognitionPool | None,
+                 prompts: Prompts, *, recognition: Recognition | None,
                  recording: Path | None = None, call_id: str = "",
                  on_answer: Callable[[flow.SaveAnswer], None] = lambda _: None,
                  on_answered: Callable[[], None] = lambda: None,
@@ -111,14 +111,14 @@ class CallSession:
         self._endpointer: Endpointer | None = None
         self._preroll = bytearray()
         self._complete: frozenset[str] = frozenset()
-        self._stream: Stream | None = None
+        self._stream: RecognitionStream | None = None
         self._decoding = False
         self._no_input: DelayedCall | None = None
         self._last_play: Deferred[bool] | None = None
         self._speech_ended_at: float | None = None
         self._answered_at: float | None = None
         self._reason_started: dict[int, float] = {}
-        self._announcement: Stream | None = None
+        self._announcement: RecognitionStream | None = None
         self._announcement_bytes = 0
         self._received_mark = 0
         self._early = EarlyListener()

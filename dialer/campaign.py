@@ -47,7 +47,7 @@ from dialer.trunk import Dialer
 from dialer.windows import TRUNK_FAILURES, CallingWindows, RetryPolicy, first_due, next_attempt
 from dialer.workers import Workers
 from ivr import flow
-from ivr.pool import RecognitionPool
+from ivr.pool import Recognition
 from store import campaign as state
 from store.attempts import Answer, AttemptEnd, finish_attempt, save_answer, start_attempts
 from store.callbacks import (
@@ -105,7 +105,7 @@ def route(number: str, routes: tuple[tuple[str, str], ...], default: str) -> str
 class Campaign:
     def __init__(self, reactor: Any, engine: Engine, settings: CampaignSettings, *,
                  dialer: Dialer, workers: Workers, prepare: PreparePrompts,
-                 recognition: RecognitionPool | None, session: SessionSettings,
+                 recognition: Recognition | None, session: SessionSettings,
                  now: Callable[[], datetime], metrics: Metrics | None = None,
                  clock: Any = None) -> None:
         self.reactor, self.engine, self.settings = reactor, engine, settings

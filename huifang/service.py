@@ -36,11 +36,13 @@ from huifang.bulletins import BulletinJob, BulletinMaker
 from huifang.config import WEEKDAYS, CampaignSection, Settings
 from huifang.health import health_site
 from huifang.reasons import ReasonJob
+from huifang.recognition_processes import ProcessRecognitionPool
+from huifang.recognition_worker import SettingsEngine
 from huifang.recordings import Pruner, RetentionJob
 from huifang.speech import engine_from, policy_from
 from huifang.spot_checks import AccuracyCollector, SpotCheckJob
 from ivr.confirm import ConfirmSettings
-from ivr.pool import RecognitionPool
+from ivr.pool import Recognition, RecognitionPool
 from prompts.cache import PromptCache
 from prompts.catalog import load_catalog
 from prompts.render import PromptRenderer
@@ -126,7 +128,7 @@ class Service:
     campaign: Campaign
     metrics: Metrics
     prompts: CallPrompts
-    recognition: RecognitionPool | None
+    recognition: Recognition | None
     console_address: str = ""  # host:port of the web console on this reactor; empty: none
     reasons: ReasonJob | None = None  # transcribing reasons in the background; None: off
     retention: RetentionJob | None = None  # deleting expired recordings; None: kept forever
@@ -174,6 +176,8 @@ class Service:
 
             def close(result: Any) -> Any:
                 self._close_ports(keep_console=keep_console)
+                if self.recognition is not None:  # worker processes, if any, end here
+                    self.recognition.shutdown()
                 if not keep_console:
                     self.workers.stop()
                 return result
@@ -229,21 +233,25 @@ class RecognitionUnavailable(RuntimeError):
     """The configured speech engine or its model cannot be loaded."""
 
 
-def load_recognition(settings: Settings, workers: Workers) -> RecognitionPool:
-    """The configured engine on the engines pool."""
+def load_recognition(settings: Settings, workers: Workers) -> Recognition:
+    """The configured engine: in `[recognition] processes` worker processes of its own,
+    or, with 0, on the engines pool of this process (`workers` threads)."""
     r = settings.recognition
     try:
+        if r.processes:
+            return ProcessRecognitionPool(SettingsEngine(r), r.processes,
+                                          timeout_s=r.process_timeout_s)
         return RecognitionPool(engine_from(r), r.workers, executor=workers.engines)
     except (OSError, RuntimeError, ValueError) as exc:
         raise RecognitionUnavailable(f"{r.engine} model {r.model}: {exc}") from exc
 
 
-def session_settings(settings: Settings, recognition: RecognitionPool | None
+def session_settings(settings: Settings, recognition: Recognition | None
                      ) -> SessionSettings:
     """How a call decides on what it heard: the same threshold, rival margin and policy
     as `huifang recognize` and `asr-eval` (`huifang.speech.decode`)."""
     r = settings.recognition
-    margin = getattr(recognition.engine, "rival_margin", None) if recognition else None
+    margin = recognition.rival_margin if recognition else None
     return SessionSettings(accept=r.accept, no_input_s=settings.campaign.no_input_s,
                            policy=policy_from(r),
                            margin=SessionSettings.margin if margin is None else margin,

@@ -20,6 +20,7 @@ from dialer.trunk import Dialer, TrunkConfig
 from dialer.windows import CallingWindows
 from dialer.workers import Workers
 from huifang.demo.simulator import Citizen, CitizenSimulator
+from ivr.pool import Recognition
 from store.callbacks import TicketDetails
 from store.campaign_models import CallAttempt, Callback
 from store.enums import AttemptStatus, CallbackStatus
@@ -74,8 +75,10 @@ class Running:
 def start_campaign(engine: Engine, citizens: dict[str, Citizen], tmp_path: Path,
                    clock: Clock, *, channels: int = 4,
                    windows: CallingWindows | None = None, target: str | None = None,
-                   rtp_ports: tuple[int, int] | None = None, **overrides: Any) -> Running:
-    """A campaign calling the simulator's `citizens`, or `target` (another callee)."""
+                   rtp_ports: tuple[int, int] | None = None,
+                   recognition: Recognition | None = None, **overrides: Any) -> Running:
+    """A campaign calling the simulator's `citizens`, or `target` (another callee);
+    decoding on `recognition`, by default the threads of `tests.test_callsession.pool`."""
     simulator = CitizenSimulator(reactor, citizens)
 
     def go() -> Running:
@@ -93,7 +96,7 @@ def start_campaign(engine: Engine, citizens: dict[str, Citizen], tmp_path: Path,
         workers = Workers(reactor, single_writer=engine.dialect.name == "sqlite")
         campaign = Campaign(
             reactor, engine, settings, dialer=dialer, workers=workers,
-            prepare=short_prompts, recognition=pool(),
+            prepare=short_prompts, recognition=recognition or pool(),
             session=SessionSettings(no_input_s=2.0), now=clock)
         campaign.start()
         return Running(campaign, simulator, [uas], dialer, workers)

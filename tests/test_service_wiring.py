@@ -5,14 +5,26 @@ be silently ignored."""
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
+
+import pytest
 
 from dialer.callsession import SessionSettings
 from dialer.sipconnect import TlsSettings
 from dialer.siptransport import Transport
 from dialer.trunk import TrunkConfig
 from dialer.uac import Credentials
+from dialer.workers import Workers
 from huifang.config import Settings
-from huifang.service import campaign_settings, session_settings, trunk_config
+from huifang.recognition_processes import ProcessRecognitionPool
+from huifang.service import (
+    RecognitionUnavailable,
+    campaign_settings,
+    load_recognition,
+    session_settings,
+    trunk_config,
+)
+from tests.conftest import need
 
 
 def test_every_trunk_setting_reaches_the_dialer() -> None:
@@ -51,16 +63,42 @@ def test_routes_and_node_reach_the_campaign() -> None:
 
 def test_a_live_call_decides_as_recognize_does() -> None:
     """The policy and the rival margin of [recognition] reach the call, not defaults."""
-    from types import SimpleNamespace
-    from typing import Any
-
     from ivr.intents import Intent
+    from ivr.pool import RecognitionPool
+    from tests.test_pool import RecorderEngine
 
     settings = Settings.model_validate({"recognition": {"hedge": "unsatisfied",
                                                         "accept": 0.7},
                                         "campaign": {"no_input_s": 3.0}})
-    pool: Any = SimpleNamespace(engine=SimpleNamespace(rival_margin=0.2))
+    pool = RecognitionPool(RecorderEngine(rival_margin=0.2), workers=1)  # type: ignore[arg-type]
     session = session_settings(settings, pool)
+    pool.shutdown()
     assert (session.policy.hedge, session.margin, session.accept, session.no_input_s) == (
         Intent.UNSATISFIED, 0.2, 0.7, 3.0)
     assert session_settings(settings, None).margin == SessionSettings().margin
+
+
+def test_recognition_processes_are_what_the_service_decodes_on(tmp_path: Path) -> None:
+    """`[recognition] processes = N` gives N worker processes holding the configured
+    engine; a model that cannot load stops the service before any call, in words."""
+    from twisted.internet.testing import MemoryReactorClock
+
+    from tests.speech import MODEL
+
+    need(MODEL.exists(), f"the shared Mandarin model is missing at {MODEL}")
+    settings = Settings.model_validate({"recognition": {"model": str(MODEL),
+                                                        "processes": 2}})
+    workers = Workers(MemoryReactorClock(), single_writer=True)
+    try:
+        pool = load_recognition(settings, workers)
+        try:
+            assert isinstance(pool, ProcessRecognitionPool) and len(pool.pids()) == 2
+            assert pool.engine_name == "pocketsphinx" and pool.rival_margin is not None
+        finally:
+            pool.shutdown()
+        missing = Settings.model_validate({"recognition": {
+            "model": str(tmp_path / "no-model"), "processes": 1}})
+        with pytest.raises(RecognitionUnavailable, match="no-model"):
+            load_recognition(missing, workers)
+    finally:
+        workers.stop()
