@@ -54,6 +54,8 @@ bench: system-deps venv
 	$(BIN)/python -m bench.hostile_media_bench
 	$(BIN)/python -m bench.hostile_sip_bench
 	$(BIN)/python -m bench.campaign_bench
+	HUIFANG_BENCH_PROCESSES=2 $(BIN)/python -m bench.campaign_bench
+	$(BIN)/python -m bench.two_node_bench
 	$(BIN)/python -m bench.console_bench
 	$(BIN)/python -m bench.console_search_bench
 

@@ -65,6 +65,33 @@ def cpu_of(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def citizen_peers(work: Path, ports: dict[str, int], seconds: dict[str, float]
+                  ) -> list[subprocess.Popen[bytes]]:
+    """The three sipp callees: citizens who answer by voice (timed to the prompts'
+    `seconds`), a busy line, and a phone that rings for ever."""
+    from tests.peers import free_udp_port
+    from tests.speech import espeak
+    from tests.test_callsession import VOICE
+
+    a1 = espeak("已经解决了", VOICE, speed=170, pad_s=0.1)
+    a2 = espeak("基本满意", VOICE, speed=170, pad_s=0.1)
+    t1 = int(1000 * (seconds["greeting"] + seconds["ask_resolved"] + 0.8))
+    t2 = int(1000 * (len(a1) / 16000 + 0.7 + 1.0 + seconds["ask_satisfied"] + 0.5))
+    scenario = (HERE / "sipp/citizen.xml.in").read_text() \
+        .replace("@A1@", str(ulaw(work / "a1.ulaw", a1))) \
+        .replace("@A2@", str(ulaw(work / "a2.ulaw", a2))) \
+        .replace("@T1@", str(t1)).replace("@T2@", str(t2))
+    (work / "citizen.xml").write_text(scenario)
+    tests = HERE.parent / "tests/sipp"
+    return [subprocess.Popen(
+        ["sipp", "-sf", str(path), "-i", "127.0.0.1", "-p", str(ports[kind]), "-mi",
+         "127.0.0.1", "-mp", str(free_udp_port(span=4)), "-nostdin", "-cp",
+         str(free_udp_port()), "-timeout", "3600s", "-max_socket", "4096"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for kind, path in (("answer", work / "citizen.xml"), ("busy", tests / "busy.xml"),
+                           ("no_answer", tests / "ringforever.xml"))]
+
+
 def main() -> int:
     for tool in ("sipp", "espeak-ng"):
         if shutil.which(tool) is None:
@@ -121,24 +148,7 @@ def main() -> int:
     seconds = {pid: len(pcm) / 16000 for (pid, _), pcm in service.prompts.fixed().items()}
     seconds["greeting"] = seconds.get("greeting", 0.0) or len(espeak(
         PROMPTS["greeting"], VOICE, speed=190)) / 16000
-    a1 = espeak("已经解决了", VOICE, speed=170, pad_s=0.1)
-    a2 = espeak("基本满意", VOICE, speed=170, pad_s=0.1)
-    t1 = int(1000 * (seconds["greeting"] + seconds["ask_resolved"] + 0.8))
-    t2 = int(1000 * (len(a1) / 16000 + 0.7 + 1.0 + seconds["ask_satisfied"] + 0.5))
-    scenario = (HERE / "sipp/citizen.xml.in").read_text() \
-        .replace("@A1@", str(ulaw(work / "a1.ulaw", a1))) \
-        .replace("@A2@", str(ulaw(work / "a2.ulaw", a2))) \
-        .replace("@T1@", str(t1)).replace("@T2@", str(t2))
-    (work / "citizen.xml").write_text(scenario)
-    tests = HERE.parent / "tests/sipp"
-    peers = []
-    for kind, path in (("answer", work / "citizen.xml"), ("busy", tests / "busy.xml"),
-                       ("no_answer", tests / "ringforever.xml")):
-        peers.append(subprocess.Popen(
-            ["sipp", "-sf", str(path), "-i", "127.0.0.1", "-p", str(ports[kind]), "-mi",
-             "127.0.0.1", "-mp", str(free_udp_port(span=4)), "-nostdin", "-cp",
-             str(free_udp_port()), "-timeout", "3600s", "-max_socket", "4096"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+    peers = citizen_peers(work, ports, seconds)
     now = datetime.now()
     run_import(engine, "units", write_csv(work / "u.csv", UNITS), now=now,
                options=ImportOptions())

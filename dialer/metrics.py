@@ -51,7 +51,7 @@ class Metrics:
         self.turn_latency = Histogram(
             "huifang_turn_latency_seconds",
             "From the end of the citizen's voice to the next prompt",
-            buckets=(0.2, 0.4, 0.6, 0.8, 1.0, 1.5, 2.0, 3.0, 5.0), registry=r)
+            buckets=(0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.8, 1.0, 1.5, 2.0, 3.0, 5.0), registry=r)
         self.due = Gauge("huifang_callbacks_due", "Callbacks due now (at the last tick)",
                          registry=r)
         self.errors = Counter("huifang_errors", "Errors by where they happened", ["where"],
