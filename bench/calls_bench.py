@@ -7,7 +7,8 @@ time and memory are its own. Per run: send interval p50 and p99, gaps over 40 ms
 over the call, packets lost (sequence gaps in the capture, and what the caller received
 against what 50 packets a second would be), CPU % per call, RSS per call, call set-up
 time. HUIFANG_BENCH_CALLS=50,100,200,300, HUIFANG_BENCH_PYVOIP=30,60 and
-HUIFANG_BENCH_CALL_S=60 set the sizes and length. Writes bench/out/calls.json.
+HUIFANG_BENCH_CALL_S=60 set the sizes and length; HUIFANG_BENCH_RTCP=off runs ours with
+RTCP and RTP latching off (issue 16's cost, in the same sitting). Writes bench/out/calls.json.
 """
 
 from __future__ import annotations

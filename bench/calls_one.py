@@ -57,9 +57,13 @@ def huifang(calls: int, seconds: float, port: int, low: int, high: int, work: Pa
 
     reactor: Any = _reactor
     pcm = audio(seconds)
+    # HUIFANG_BENCH_RTCP=off: RTCP and symmetric RTP latching off (both on by default), so
+    # that their cost can be measured against the same engine in the same sitting
+    extras = os.environ.get("HUIFANG_BENCH_RTCP", "on") != "off"
     settings = Settings.model_validate({"trunk": {
         "bind": "127.0.0.1", "sip_port": 0, "rtp_ports": f"{low}-{high}",
-        "max_channels": calls, "calls_per_second": 50, "ring_timeout_s": 30}})
+        "max_channels": calls, "calls_per_second": 50, "ring_timeout_s": 30,
+        "rtcp": extras, "rtp_latching": extras}})
     dialer = build_dialer(settings, reactor)
     dialer.listen()
     pool = dialer.channels
@@ -91,8 +95,8 @@ def huifang(calls: int, seconds: float, port: int, low: int, high: int, work: Pa
     waits = [pool.acquire().addCallback(one) for _ in range(calls)]
     gatherResults(waits).addBoth(lambda _: reactor.stop())
     reactor.run()
-    return summary(calls, time.monotonic() - start, cpu_s() - start_cpu, base, peak[0],
-                   setups, received, seconds)
+    return {**summary(calls, time.monotonic() - start, cpu_s() - start_cpu, base, peak[0],
+                      setups, received, seconds), "rtcp_and_latching": extras}
 
 
 def pyvoip(calls: int, seconds: float, port: int, low: int, high: int, work: Path
