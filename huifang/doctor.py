@@ -327,7 +327,8 @@ def calendar(settings: Settings) -> Check:
     warning = calendar_warning()
     if warning:
         return Check(name, Status.WARN, warning.split(": working days")[0],
-                     "add the year's 放假安排 to [calendar] (README: Holiday calendar)")
+                     "add the year's 放假安排 to [calendar]: `huifang calendar import "
+                     "NOTICE.txt --write` (README: Holiday calendar)")
     today = hotline_today()
     operator = current_calendar().years
     years = range(today.year, (today + timedelta(days=HORIZON_DAYS)).year + 1)

@@ -21,7 +21,9 @@ import click
 from twisted.internet.defer import Deferred
 from twisted.internet.error import CannotListenError
 
+from huifang import doctor
 from huifang.cli.app import App, out, pass_app
+from huifang.cli.doctor import print_check
 from huifang.cli.imports import import_file
 from huifang.cli.render import import_line, print_summary
 from huifang.cli.report import print_ranking, rules_of, write_outputs
@@ -65,6 +67,17 @@ def demo_settings(settings: Settings, directory: Path, channels: int) -> Setting
     bulletins = settings.bulletins.model_copy(update={"dir": str(directory / "bulletins")})
     return settings.model_copy(update={"trunk": trunk, "campaign": campaign,
                                        "bulletins": bulletins})
+
+
+def checkup(settings: Settings) -> None:
+    """`huifang doctor`'s checks of this node on the demo's settings, each with its fix:
+    all but the trunk and its RTP ports (the demo's trunk is its own simulator, started
+    later). The demo goes on whatever they say (without a model, on keys)."""
+    out.print("   体检 doctor: what `huifang doctor` checks before a real node calls anyone",
+              highlight=False)
+    for check in (doctor.database(settings), doctor.model(settings), doctor.tts(settings),
+                  doctor.disk(settings), doctor.clock(settings), doctor.calendar(settings)):
+        print_check(check, indent="   ")
 
 
 @click.command("demo")
@@ -112,6 +125,8 @@ def demo_command(app: App, directory: Path, tickets: int, callbacks: int, channe
         out.print(f"   模型 the shared Mandarin model installed into {installed}",
                   highlight=False)
     settings = demo_settings(app.settings, directory, channels)
+    checkup(settings.model_copy(update={
+        "database": settings.database.model_copy(update={"url": url})}))
     out.print(f"5. 回访市民 {callbacks} closures from yesterday, for the citizen simulator",
               highlight=False)
     try:

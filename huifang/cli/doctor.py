@@ -16,12 +16,12 @@ from huifang.doctor import Check, Status, run_checks
 COLOUR = {Status.OK: "green", Status.WARN: "yellow", Status.FAIL: "red"}
 
 
-def _print(check: Check) -> None:
+def print_check(check: Check, indent: str = "") -> None:
     colour = COLOUR[check.status]
-    out.print(f"[{colour}]{check.status.value:<4}[/] {check.name}: {escape(check.detail)}",
-              highlight=False)
+    out.print(f"{indent}[{colour}]{check.status.value:<4}[/] {check.name}: "
+              f"{escape(check.detail)}", highlight=False)
     if check.fix:
-        out.print(f"     → {escape(check.fix)}", highlight=False)
+        out.print(f"{indent}     → {escape(check.fix)}", highlight=False)
 
 
 @click.command("doctor")
@@ -45,7 +45,7 @@ def doctor(app: App, timeout_s: float, as_json: bool) -> None:
         out.print_json(json.dumps([c.as_dict() for c in checks], ensure_ascii=False))
     else:
         for check in checks:
-            _print(check)
+            print_check(check)
         counts = {s: sum(c.status is s for c in checks) for s in Status}
         out.print(f"{counts[Status.OK]} OK, {counts[Status.WARN]} WARN, "
                   f"{counts[Status.FAIL]} FAIL", highlight=False)
