@@ -76,7 +76,8 @@ def start_campaign(engine: Engine, citizens: dict[str, Citizen], tmp_path: Path,
                    clock: Clock, *, channels: int = 4,
                    windows: CallingWindows | None = None, target: str | None = None,
                    rtp_ports: tuple[int, int] | None = None,
-                   recognition: Recognition | None = None, **overrides: Any) -> Running:
+                   recognition: Recognition | None = None,
+                   session: SessionSettings | None = None, **overrides: Any) -> Running:
     """A campaign calling the simulator's `citizens`, or `target` (another callee);
     decoding on `recognition`, by default the threads of `tests.test_callsession.pool`."""
     simulator = CitizenSimulator(reactor, citizens)
@@ -97,7 +98,7 @@ def start_campaign(engine: Engine, citizens: dict[str, Citizen], tmp_path: Path,
         campaign = Campaign(
             reactor, engine, settings, dialer=dialer, workers=workers,
             prepare=short_prompts, recognition=recognition or pool(),
-            session=SessionSettings(no_input_s=2.0), now=clock)
+            session=session or SessionSettings(no_input_s=2.0), now=clock)
         campaign.start()
         return Running(campaign, simulator, [uas], dialer, workers)
 

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from sqlalchemy import Engine, select
 
+from dialer.callsession import SessionSettings
 from prompts.audio import ulaw_encode, write_wav
 from store.campaign_models import CallAttempt
 from store.enums import EvaluationSource, Resolved, Satisfaction
@@ -31,9 +32,15 @@ def answers() -> tuple[bytes, bytes, int, int]:
     seconds = {pid: len(pcm) / 16000 for (pid, _), pcm in prompts().items()}
     a1 = espeak("已经解决了", VOICE, speed=170, pad_s=0.1)
     a2 = espeak("基本满意", VOICE, speed=170, pad_s=0.1)
-    t1 = int(1000 * (seconds["greeting"] + seconds["ask_resolved"] + 0.8))
-    t2 = int(1000 * (len(a1) / 16000 + 0.7 + 1.0 + seconds["ask_satisfied"] + 0.5))
+    # sipp says them at fixed times, whatever we play: the slack (1.5 s after the first
+    # question, 2.5 s for our turn latency) lets a loaded machine play and decode late
+    # without the answer landing on the prompt; SIPP_SESSION waits long enough for it
+    t1 = int(1000 * (seconds["greeting"] + seconds["ask_resolved"] + 1.5))
+    t2 = int(1000 * (len(a1) / 16000 + 0.7 + 2.5 + seconds["ask_satisfied"] + 0.5))
     return a1, a2, t1, t2
+
+
+SIPP_SESSION = SessionSettings(no_input_s=6.0)  # the answers' slack above, and more
 
 
 def the_answers_landed(engine: Engine) -> None:
@@ -69,7 +76,7 @@ def sipp_citizen(tmp_path: Path) -> tuple[int, subprocess.Popen[str]]:
 def test_a_campaign_against_sipp(engine: Engine, tmp_path: Path) -> None:
     port, sipp = sipp_citizen(tmp_path)
     load(engine, tmp_path, ["13800000001"])
-    running = start_campaign(engine, {}, tmp_path, Clock(),
+    running = start_campaign(engine, {}, tmp_path, Clock(), session=SIPP_SESSION,
                              target=f"sip:{{number}}@127.0.0.1:{port}")
     try:
         wait_until(lambda: first_attempts_done(engine), 120, "the call made")
@@ -102,7 +109,7 @@ def test_a_campaign_against_baresip(engine: Engine, tmp_path: Path) -> None:
     phone = subprocess.Popen(["baresip", "-f", str(tmp_path), "-t", "90"],
                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     load(engine, tmp_path, ["13800000001"])
-    running = start_campaign(engine, {}, tmp_path, Clock(),
+    running = start_campaign(engine, {}, tmp_path, Clock(), session=SIPP_SESSION,
                              target=f"sip:callee@127.0.0.1:{sip_port}")
     try:
         wait_until(lambda: first_attempts_done(engine), 120, "the call made")

@@ -17,7 +17,7 @@ from tests.attacker import AttackerProcess
 from tests.campaign_support import Clock, first_attempts_done, start_campaign, wait_until
 from tests.peers import on_reactor
 from tests.test_campaign import load
-from tests.test_campaign_peers import sipp_citizen, the_answers_landed
+from tests.test_campaign_peers import SIPP_SESSION, sipp_citizen, the_answers_landed
 
 BURST = 3000
 
@@ -34,7 +34,7 @@ def test_a_campaign_call_completes_with_its_answers_under_forged_sip(
     engine = sqlite_engine
     port, sipp = sipp_citizen(tmp_path)
     load(engine, tmp_path, ["13800000001"])
-    running = start_campaign(engine, {}, tmp_path, Clock(),
+    running = start_campaign(engine, {}, tmp_path, Clock(), session=SIPP_SESSION,
                              target=f"sip:{{number}}@127.0.0.1:{port}")
     attacker = AttackerProcess(str(engine.url), on_reactor(lambda: running.dialer.local),
                                rate=400, limit=BURST)

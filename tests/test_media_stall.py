@@ -19,7 +19,7 @@ from dialer.media import MediaClock
 from tests.campaign_support import Clock, first_attempts_done, start_campaign, wait_until
 from tests.peers import on_reactor
 from tests.test_campaign import load
-from tests.test_campaign_peers import answers, sipp_citizen, the_answers_landed
+from tests.test_campaign_peers import SIPP_SESSION, answers, sipp_citizen, the_answers_landed
 from tests.test_hostile_campaign import call_is_up
 
 log = logging.getLogger(__name__)
@@ -33,7 +33,7 @@ def test_a_reactor_stall_mid_answer_loses_no_part_of_it(
     port, sipp = sipp_citizen(tmp_path)
     _, _, t1, _ = answers()
     load(engine, tmp_path, ["13800000001"])
-    running = start_campaign(engine, {}, tmp_path, Clock(),
+    running = start_campaign(engine, {}, tmp_path, Clock(), session=SIPP_SESSION,
                              target=f"sip:{{number}}@127.0.0.1:{port}")
     tick = MediaClock._tick
     stalls: list[float] = []
