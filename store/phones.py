@@ -110,16 +110,21 @@ def mask_phone(value: str) -> str:
     return "*" * (len(digits) - 4) + digits[-4:]
 
 
-# Phone numbers in free text, spelled every way the importer reads them (`_NOISE`): digits
-# with up to three separators (space, dash, dot, brackets, full-width ones) between any two,
-# 0086 / +86 / 86 before them. Used by the logging filter so that a number never reaches a
-# log unmasked. A bare 7- or 8-digit local number (read with a default area code) is left
-# alone: in free text it cannot be told from a date, a count or a port.
-_SEP = r"[ \t\u3000\-.—－()（）]{0,3}"
+# Phone numbers in free text, spelled every way the importer reads them: digits with any
+# run of the importer's own separators (`_NOISE`: any white space, no-break and thin spaces
+# and line breaks too, dashes, dots, brackets, full-width ones) between any two, 0086 /
+# +86 / 86 before them. The same class, so that a spelling the importer reads cannot slip
+# past the mask. Used by the logging filter so that a number never reaches a log unmasked.
+# A bare 7- or 8-digit local number (read with a default area code) is left alone: in free
+# text it cannot be told from a date, a count or a port. The runs are possessive (`*+`):
+# a separator is never a digit, so giving one back cannot help a match, and a long run of
+# spaces costs one pass, not one per character of it. No run stands before the first
+# character of a match either: there, every start inside a run would scan it again.
+_SEP = rf"{_NOISE.pattern}*+"
 _MOBILE = rf"[1１]{_SEP}[3-9３-９](?:{_SEP}\d){{9}}"
 _FIXED = rf"[0０]{_SEP}[1-9１-９](?:{_SEP}\d){{8,10}}"  # area code with its 0, then the number
 _E164_FIXED = rf"[1-9１-９](?:{_SEP}\d){{8,10}}"  # after 86 the trunk 0 is dropped
-_COUNTRY = rf"(?:[+＋]|[0０]{{2}})?{_SEP}[8８][6６]{_SEP}"
+_COUNTRY = rf"(?:(?:[+＋]|[0０]{_SEP}[0０]){_SEP})?[8８]{_SEP}[6６]{_SEP}"
 PHONE_IN_TEXT = re.compile(
     rf"(?<!\d)(?:{_COUNTRY}(?:{_MOBILE}|{_E164_FIXED})|[(（]?(?:{_MOBILE}|{_FIXED}))(?!\d)")
 
