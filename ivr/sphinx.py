@@ -39,6 +39,7 @@ from ivr.recognition import (
     question_of,
     voice_detector,
 )
+from ivr.understand import CONTESTED_CONFIDENCE, understand
 
 log = logging.getLogger(__name__)
 FRAMES_PER_SECOND = 100  # PocketSphinx frames
@@ -279,8 +280,17 @@ class SphinxRecogniser:
                 alternatives.append((text, score))
         best = alternatives[0][0] if alternatives else heard
         # Passing the calibrated test is the engine's whole say; how sure the words are
-        # is understanding's (phrase, yes/no, hedge) and the n-best's.
-        return Hypothesis(best, 1.0, True, heard, share, tuple(alternatives), voiced)
+        # is understanding's (phrase, yes/no, hedge) and the n-best's. Except when the two
+        # searches of the same audio disagree on what it means: the lattice said 不方便
+        # (call later) for a clear 不满意 that the Viterbi path heard (tests/test_whisper.py,
+        # a decoder's first utterance). Then neither is taken at its word: asked again.
+        question = question_of(self.grammar)
+        confidence = 1.0
+        if question is not None and heard and best != heard and \
+                understand(best, question).intent is not understand(heard, question).intent:
+            confidence = CONTESTED_CONFIDENCE
+            log.info("lattice %r and Viterbi path %r disagree: in doubt", best, heard)
+        return Hypothesis(best, confidence, True, heard, share, tuple(alternatives), voiced)
 
     def close(self) -> None:
         if self.slot is None:
