@@ -31,117 +31,27 @@ import pickle
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, InvalidStateError
-from dataclasses import dataclass
-from multiprocessing.connection import Connection
-from multiprocessing.process import BaseProcess
+from concurrent.futures import Future
 from typing import Any
 
+from huifang.recognition_stream import (
+    Backlogged,
+    Pending,
+    ProcessStream,
+    Worker,
+    WorkerLost,
+    WorkerStats,
+    settle,
+)
 from huifang.recognition_worker import EngineFactory, serve
 from ivr.decoding_wire import Op, Record, grammar_bytes, pack, partial_of, unpack
 from ivr.pool import PartialHandler
-from ivr.recognition import Grammar, Hypothesis, RecognitionError, check_pcm
+from ivr.recognition import Grammar, RecognitionError
 
 log = logging.getLogger(__name__)
 BYTES_PER_SECOND = 16000  # 8 kHz 16-bit mono
 MAX_LOAD_FAILURES = 3  # a slot whose new workers die this often before ready is left empty
 U32 = 0xFFFFFFFF
-
-
-class WorkerLost(RecognitionError):
-    """The worker process decoding this stream died or hung: the turn it held is lost."""
-
-    def __init__(self, message: str, reason: str) -> None:
-        super().__init__(message)
-        self.reason = reason
-
-
-class Backlogged(WorkerLost):
-    """Decoding fell too far behind this stream: its turn's audio was let go."""
-
-
-@dataclass
-class _Pending:
-    stream: ProcessStream
-    future: Future[Any]
-    op: Op
-    deadline: float | None  # a finish not answered by then: the worker is hung
-
-
-@dataclass(frozen=True)
-class WorkerStats:
-    slot: int
-    pid: int
-    ready: bool
-    streams: int
-    backlog_bytes: int
-    largest_backlog_bytes: int  # the stream furthest behind
-
-
-class _Worker:
-    """The parent's side of one worker process."""
-
-    def __init__(self, slot: int, failures: int, lock: threading.Lock) -> None:
-        self.slot, self.failures = slot, failures
-        self.process: BaseProcess | None = None
-        self.conn: Connection | None = None
-        self.pid = 0
-        self.alive = True
-        self.info: tuple[str, float | None] | None = None  # engine name and margin: ready
-        self.load_error: str | None = None
-        self.settled = threading.Event()  # ready, failed to load, or gone
-        self.started_at = 0.0
-        self.wake = threading.Condition(lock)
-        self.outbox: list[Record] = []
-        self.feeds: dict[int, bytearray] = {}  # a stream's feed record still open
-        self.streams: dict[int, ProcessStream] = {}  # assigned here, close not answered
-        self.pending: dict[int, _Pending] = {}
-        self.backlog_bytes = 0
-        self.reader: threading.Thread | None = None
-        self.writer: threading.Thread | None = None
-
-    def load(self) -> int:
-        return sum(not s.closed for s in self.streams.values())
-
-
-class ProcessStream:
-    def __init__(self, pool: ProcessRecognitionPool, sid: int, call_id: str,
-                 grammar: Grammar, on_partial: PartialHandler | None) -> None:
-        self.pool, self.sid, self.call_id = pool, sid, call_id
-        self.grammar = grammar  # the current one: a stream opened again gets it
-        self.on_partial = on_partial
-        self.worker: _Worker | None = None
-        self.closed = False
-        self.lost: RecognitionError | None = None  # this turn's audio is let go
-        self.dirty = False  # audio sent since the last reset or finish
-        self._backlog = 0
-
-    @property
-    def backlog_bytes(self) -> int:
-        return self._backlog
-
-    def feed(self, pcm: bytes) -> None:
-        self.pool._feed(self, check_pcm(pcm))
-
-    def reset(self, grammar: Grammar) -> Future[None]:
-        return self.pool._request(self, Op.RESET, grammar)
-
-    def finish(self) -> Future[Hypothesis]:
-        return self.pool._request(self, Op.FINISH)
-
-    def close(self) -> Future[None]:
-        return self.pool._request(self, Op.CLOSE)
-
-
-def _settle(future: Future[Any], value: Any = None, error: BaseException | None = None
-            ) -> None:
-    try:
-        if error is not None:
-            future.set_exception(error)
-        else:
-            future.set_result(value)
-    except InvalidStateError:  # cancelled by whoever waited
-        pass
 
 
 class ProcessRecognitionPool:
@@ -170,7 +80,7 @@ class ProcessRecognitionPool:
         self.restarts: dict[str, int] = {}  # workers replaced, by why
         self.turns_lost: dict[str, int] = {}  # finishes failed, by why
         self.streams = 0
-        self._workers = [_Worker(slot, 0, self._lock) for slot in range(processes)]
+        self._workers = [Worker(slot, 0, self._lock) for slot in range(processes)]
         self._all = list(self._workers)
         self._watchdog = threading.Thread(target=self._watch, name="recognise-watchdog",
                                           daemon=True)
@@ -267,7 +177,7 @@ class ProcessRecognitionPool:
                 deadline = self.clock() + self.timeout_s if op is Op.FINISH else None
                 # a lost turn still ends in the worker, its result thrown away
                 owed: Future[Any] = future if lost is None else Future()
-                worker.pending[seq] = _Pending(stream, owed, op, deadline)
+                worker.pending[seq] = Pending(stream, owed, op, deadline)
                 worker.feeds.pop(stream.sid, None)  # later audio after this request
                 payload = self._grammar(grammar) if op is Op.RESET and grammar else b""
                 self._enqueue(worker, (op, stream.sid, seq, payload))
@@ -275,12 +185,12 @@ class ProcessRecognitionPool:
             if isinstance(error, WorkerLost) and op is Op.FINISH:
                 self._count(self.turns_lost, error.reason)
         if error is not None:
-            _settle(future, error=error)
+            settle(future, error=error)
         elif worker is None:
-            _settle(future)
+            settle(future)
         return future
 
-    def _worker_of(self, stream: ProcessStream) -> _Worker | None:
+    def _worker_of(self, stream: ProcessStream) -> Worker | None:
         """The stream's worker; a stream without one (new, or its worker was lost) is
         opened, with its current grammar, on the least loaded live worker. Lock held."""
         if stream.worker is not None:
@@ -299,7 +209,7 @@ class ProcessRecognitionPool:
             self._grammars[grammar] = grammar_bytes(grammar)
         return self._grammars[grammar]
 
-    def _enqueue(self, worker: _Worker, record: Record) -> None:
+    def _enqueue(self, worker: Worker, record: Record) -> None:
         if not worker.outbox:
             worker.wake.notify()
         worker.outbox.append(record)
@@ -312,7 +222,7 @@ class ProcessRecognitionPool:
         counts[reason] = counts.get(reason, 0) + 1
 
     # -- the worker processes ------------------------------------------------------------
-    def _start(self, worker: _Worker) -> None:
+    def _start(self, worker: Worker) -> None:
         with self._spawning:
             if self._closing:
                 worker.alive = False
@@ -335,7 +245,7 @@ class ProcessRecognitionPool:
             worker.reader.start()
         log.info("recogniser worker %s starting in process %s", worker.slot, worker.pid)
 
-    def _await_ready(self, worker: _Worker) -> None:
+    def _await_ready(self, worker: Worker) -> None:
         if not worker.settled.wait(self.load_timeout_s):
             raise RecognitionError(f"a recogniser worker did not load its engine within "
                                    f"{self.load_timeout_s:g} s")
@@ -344,7 +254,7 @@ class ProcessRecognitionPool:
             raise RecognitionError(worker.load_error or "a recogniser worker exited while "
                                    f"loading its engine (exit code {code})")
 
-    def _write(self, worker: _Worker) -> None:
+    def _write(self, worker: Worker) -> None:
         conn = worker.conn
         assert conn is not None
         while True:
@@ -360,7 +270,7 @@ class ProcessRecognitionPool:
             except (OSError, ValueError):
                 return  # the reader finds the worker gone
 
-    def _read(self, worker: _Worker) -> None:
+    def _read(self, worker: Worker) -> None:
         conn, process = worker.conn, worker.process
         assert conn is not None and process is not None
         why = "exited"
@@ -384,7 +294,7 @@ class ProcessRecognitionPool:
             worker.writer.join()
         conn.close()
 
-    def _received(self, worker: _Worker, message: bytes) -> None:
+    def _received(self, worker: Worker, message: bytes) -> None:
         done: list[Callable[[], None]] = []
         with self._lock:
             if not worker.alive:
@@ -415,17 +325,17 @@ class ProcessRecognitionPool:
                         self.streams -= 1
                     if op is Op.RESULT:
                         value = None if owed.op is Op.CLOSE else pickle.loads(payload)
-                        done.append(functools.partial(_settle, owed.future, value))
+                        done.append(functools.partial(settle, owed.future, value))
                     else:
                         error = RecognitionError(bytes(payload).decode(errors="replace"))
-                        done.append(functools.partial(_settle, owed.future, error=error))
+                        done.append(functools.partial(settle, owed.future, error=error))
         for call in done:
             try:
                 call()
             except Exception:
                 log.exception("recognition: a partial's or result's handler failed")
 
-    def _lost(self, worker: _Worker, why: str, reason: str) -> None:
+    def _lost(self, worker: Worker, why: str, reason: str) -> None:
         """A worker died or hung: its Futures fail, its streams move on, it is replaced."""
         with self._lock:
             if not worker.alive:
@@ -454,7 +364,7 @@ class ProcessRecognitionPool:
                 self._count(self.restarts, reason)
                 failures = 0 if worker.info is not None else worker.failures + 1
                 if failures < MAX_LOAD_FAILURES:
-                    replacement = _Worker(worker.slot, failures, self._lock)
+                    replacement = Worker(worker.slot, failures, self._lock)
                     self._workers[worker.slot] = replacement
                     self._all.append(replacement)
         if self._running and not self._closing:
@@ -472,9 +382,9 @@ class ProcessRecognitionPool:
                 self._lost(replacement, f"could not be started: {exc}", "start")
         for pending in owed:
             if pending.op is Op.CLOSE:
-                _settle(pending.future)
+                settle(pending.future)
             else:
-                _settle(pending.future, error=error)
+                settle(pending.future, error=error)
 
     def _watch(self) -> None:
         while not self._stop.wait(self.check_every_s):
@@ -484,7 +394,7 @@ class ProcessRecognitionPool:
         """Kill and replace a worker that owes a final hypothesis past its deadline, or
         has not loaded its engine in time (the watchdog thread calls this)."""
         now = self.clock()
-        hung: list[tuple[_Worker, str]] = []
+        hung: list[tuple[Worker, str]] = []
         with self._lock:
             for worker in self._workers:
                 if not worker.alive or worker.process is None:
@@ -502,7 +412,7 @@ class ProcessRecognitionPool:
 
     def shutdown(self) -> None:
         """Stop every worker process and wait for it; what was still owed fails."""
-        owed: list[_Pending] = []
+        owed: list[Pending] = []
         with self._lock:
             if self._closing:
                 return
@@ -533,4 +443,4 @@ class ProcessRecognitionPool:
             self._watchdog.join(10)
         error = RecognitionError("recognition is shutting down")
         for pending in owed:
-            _settle(pending.future, error=None if pending.op is Op.CLOSE else error)
+            settle(pending.future, error=None if pending.op is Op.CLOSE else error)
