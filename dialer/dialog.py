@@ -11,7 +11,7 @@ message is dropped (bounded labels, for counters), and the SIP INFO key presses.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 
 from dialer import sdp
@@ -260,3 +260,17 @@ class PeerRequests:
 def same_media(a: sdp.MediaDescription, b: sdp.MediaDescription | None) -> bool:
     return b is not None and (a.address, a.port, a.codec, a.telephone_event) == (
         b.address, b.port, b.codec, b.telephone_event)
+
+
+def dialog_of(m: SipMessage, local_tag: str, answered: bool, remote_tag: str | None,
+              early_tags: Collection[str]) -> str | None:
+    """'confirmed' or 'early' when a request carries both tags of one of a call's dialogs
+    (theirs in From, ours in To), else None: once answered only the answered dialog's
+    `remote_tag` counts, before it the early dialogs' `early_tags`."""
+    theirs = NameAddr.parse(m.header("From")).tag
+    ours = NameAddr.parse(m.header("To")).tag
+    if ours != local_tag or theirs is None:
+        return None
+    if answered:
+        return "confirmed" if theirs == remote_tag else None
+    return "early" if theirs in early_tags else None

@@ -66,3 +66,13 @@ def authorization(challenge: Challenge, method: str, uri: str, username: str, pa
     if challenge.opaque is not None:
         fields.append(f'opaque="{challenge.opaque}"')
     return "Digest " + ", ".join(fields)
+
+
+def challenge_header(status: int) -> str:
+    """Where a 401's or a 407's challenge is (RFC 3261 §22.2, §22.3)."""
+    return "WWW-Authenticate" if status == 401 else "Proxy-Authenticate"
+
+
+def answer_header(status: int) -> str:
+    """Where our answer to a 401's or a 407's challenge goes."""
+    return "Authorization" if status == 401 else "Proxy-Authorization"

@@ -17,9 +17,9 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, replace
 
-from dialer.sipactions import Address, CallSettings, Ids
+from dialer.sipactions import Address, CallSettings, Ids, State
 from dialer.sipmessage import NameAddr, SipMessage, SipParseError
-from dialer.uac import OutboundCall, State
+from dialer.uac import OutboundCall
 
 LIVE = (State.CALLING, State.PROCEEDING, State.CANCELLING, State.CONFIRMED,
         State.TERMINATING)

@@ -14,9 +14,9 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from dialer.digest import Challenge, DigestError, authorization
+from dialer.digest import Challenge, DigestError, answer_header, authorization, challenge_header
+from dialer.sipactions import T1, T2, Address
 from dialer.sipmessage import SipMessage, SipParseError
-from dialer.uac import T1, T2, Address
 
 log = logging.getLogger(__name__)
 USER_AGENT = "huifang-doctor"
@@ -130,12 +130,12 @@ def register_probe(registrar: Address, aor: str, username: str, password: str, *
         response, why, rtt = _transact(sock, request, timeout_s)
         if response is None or response.status not in (401, 407) or not username:
             return _result(response, why, rtt)
-        header = "WWW-Authenticate" if response.status == 401 else "Proxy-Authenticate"
+        header = challenge_header(response.status)
         try:
             challenge = Challenge.parse(response.header(header))
         except (DigestError, SipParseError) as exc:
             return ProbeResult(response.status, f"{response.reason} (bad challenge: {exc})")
-        name = "Authorization" if response.status == 401 else "Proxy-Authorization"
+        name = answer_header(response.status)
         value = authorization(challenge, "REGISTER", uri, username, password,
                               cnonce=secrets.token_hex(8))
         request = _request("REGISTER", uri, local, aor, call_id, 2, [(name, value)])

@@ -12,9 +12,8 @@ import logging
 from dataclasses import dataclass, field
 
 from dialer.dialog import Drop, from_any
-from dialer.digest import Challenge, DigestError, authorization
-from dialer.sipmessage import SipMessage, SipParseError, param
-from dialer.uac import (
+from dialer.digest import Challenge, DigestError, answer_header, authorization, challenge_header
+from dialer.sipactions import (
     T1,
     T2,
     Action,
@@ -28,6 +27,7 @@ from dialer.uac import (
     StopTimer,
     TimerFired,
 )
+from dialer.sipmessage import SipMessage, SipParseError, param
 
 log = logging.getLogger(__name__)
 RETRY_S = 30.0
@@ -153,7 +153,7 @@ class Registration:
         self._pending = None
         stops: list[Action] = [StopTimer("E"), StopTimer("F")]
         if m.status in (401, 407) and self.settings.credentials:
-            header = "WWW-Authenticate" if m.status == 401 else "Proxy-Authenticate"
+            header = challenge_header(m.status)
             try:
                 challenge = Challenge.parse(m.header(header))
             except (DigestError, SipParseError) as exc:
@@ -170,7 +170,7 @@ class Registration:
             r = self.settings.registrar
             value = authorization(challenge, "REGISTER", f"sip:{r[0]}:{r[1]}", c.username,
                                   c.password, cnonce=self.ids.token(8))
-            name = "Authorization" if m.status == 401 else "Proxy-Authorization"
+            name = answer_header(m.status)
             return stops + self._send(self._expires, (name, value))
         if 200 <= m.status < 300:
             self.last_status = m.status

@@ -4,6 +4,7 @@ identifiers. Pure: nothing here touches a socket or a clock."""
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -16,6 +17,19 @@ Address = tuple[str, int]
 
 
 # -- events ----------------------------------------------------------------------------
+class State(enum.StrEnum):
+    IDLE = "idle"
+    CALLING = "calling"  # INVITE sent, nothing back
+    PROCEEDING = "proceeding"  # a provisional response came
+    CANCELLING = "cancelling"  # CANCEL sent, waiting for 487
+    CONFIRMED = "confirmed"  # answered and ACKed
+    TERMINATING = "terminating"  # BYE sent
+    ENDED = "ended"
+
+
+ANSWERED_STATES = (State.CONFIRMED, State.TERMINATING)
+
+
 @dataclass(frozen=True)
 class Start:
     pass

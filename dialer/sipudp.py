@@ -23,9 +23,7 @@ from twisted.internet.protocol import DatagramProtocol
 
 from dialer.dialog import ALLOW, Drop
 from dialer.register import Register, Registration, RegistrationSettings, Unregister
-from dialer.sipmessage import SipMessage, SipParseError
-from dialer.siptcp import Streams
-from dialer.uac import (
+from dialer.sipactions import (
     Action,
     Address,
     Answered,
@@ -38,7 +36,6 @@ from dialer.uac import (
     Hangup,
     Ids,
     MediaChanged,
-    OutboundCall,
     Received,
     Send,
     SetTimer,
@@ -48,6 +45,9 @@ from dialer.uac import (
     TransportError,
     response_to,
 )
+from dialer.sipmessage import SipMessage, SipParseError
+from dialer.siptcp import Streams
+from dialer.uac import OutboundCall
 
 log = logging.getLogger(__name__)
 TIMER_D = 32.0

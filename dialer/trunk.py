@@ -23,10 +23,10 @@ from dialer.dialog import accept_address
 from dialer.leftdialog import DialogRecord, resumed
 from dialer.media import PortRange
 from dialer.register import RegistrationSettings
+from dialer.sipactions import T1, Address, CallSettings, Credentials, SetTimer
 from dialer.sipconnect import TlsSettings, attach
 from dialer.siptransport import Transport
 from dialer.sipudp import CallResult, RegistrationRunner, SipEndpoint
-from dialer.uac import T1, Address, CallSettings, Credentials, SetTimer
 
 log = logging.getLogger(__name__)
 LEFT_MEDIA_GRACE_S = 5.0  # a left call's port after its BYE or CANCEL was answered

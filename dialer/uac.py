@@ -20,67 +20,52 @@ dropped. What is dropped is said with a `Dropped` action, for the endpoint to co
 
 from __future__ import annotations
 
-import enum
 import logging
 from dataclasses import dataclass, field
 
 from dialer import sdp
 from dialer import sessiontimer as st
-from dialer.dialog import ALLOW, Drop, PeerRequests, dialog_parts, from_any
-from dialer.digest import Challenge, DigestError, authorization
+from dialer.dialog import ALLOW, Drop, PeerRequests, dialog_of, dialog_parts, from_any
+from dialer.digest import (
+    Challenge,
+    DigestError,
+    answer_header,
+    authorization,
+    challenge_header,
+)
 from dialer.outcomes import Outcome, classify
 from dialer.sipactions import (
+    ANSWERED_STATES,
     T1,
     T2,
     Action,
     Address,
     Answered,
     CallSettings,
-    Credentials,
-    Digit,
     Dropped,
     EarlyMedia,
     Ended,
     Event,
     Hangup,
     Ids,
-    MediaChanged,
     Received,
     Send,
     SetTimer,
     Start,
+    State,
     StopTimer,
     TimerFired,
     TransportError,
     ack_of_non_2xx,
     cancel_of,
-    response_to,
     target_address,
 )
 from dialer.sipmessage import NameAddr, SipMessage, SipParseError
-
-__all__ = ["T1", "T2", "Action", "Address", "Answered", "CallSettings", "Credentials",
-           "Digit", "Dropped", "EarlyMedia", "Ended", "Event", "Hangup", "Ids",
-           "MediaChanged", "OutboundCall", "Received", "Send", "SetTimer", "Start", "State",
-           "StopTimer", "TimerFired", "TransportError", "response_to", "target_address"]
 
 log = logging.getLogger(__name__)
 MAX_REACKS = 16  # a callee retransmits its 200 about 10 times before giving up (64*T1)
 MAX_FORKS = 4  # other dialogs of one INVITE that we ACK and BYE
 MAX_EARLY = 8  # early dialogs remembered (tags of 1xx)
-
-
-class State(enum.StrEnum):
-    IDLE = "idle"
-    CALLING = "calling"  # INVITE sent, nothing back
-    PROCEEDING = "proceeding"  # a provisional response came
-    CANCELLING = "cancelling"  # CANCEL sent, waiting for 487
-    CONFIRMED = "confirmed"  # answered and ACKed
-    TERMINATING = "terminating"  # BYE sent
-    ENDED = "ended"
-
-
-ANSWERED_STATES = (State.CONFIRMED, State.TERMINATING)
 
 
 @dataclass
@@ -447,9 +432,8 @@ class OutboundCall:
             return [ack]  # a retransmitted final: our ACK was lost
         stops: list[Action] = [StopTimer("A"), StopTimer("B")]
         if m.status in (401, 407) and self.settings.credentials:
-            header = "WWW-Authenticate" if m.status == 401 else "Proxy-Authenticate"
             try:
-                challenge = Challenge.parse(m.header(header))
+                challenge = Challenge.parse(m.header(challenge_header(m.status)))
             except (DigestError, SipParseError) as exc:
                 return [ack, *self._end(Outcome.AUTH_FAILURE, m.status, str(exc), "remote")]
             # One answer to a challenge; one more when the server says our nonce went
@@ -471,12 +455,11 @@ class OutboundCall:
         return [ack, *self._end(outcome, m.status, reason, "remote")]
 
     def _answer_challenge(self, status: int, challenge: Challenge) -> list[Action]:
-        assert self.settings.credentials is not None
         c = self.settings.credentials
-        value = authorization(challenge, "INVITE", self.settings.target, c.username,
-                              c.password, cnonce=self.ids.token(8))
-        name = "Authorization" if status == 401 else "Proxy-Authorization"
-        return self._invite_again((name, value))
+        assert c is not None
+        return self._invite_again((answer_header(status), authorization(
+            challenge, "INVITE", self.settings.target, c.username, c.password,
+            cnonce=self.ids.token(8))))
 
     def _invite_again(self, authorization_header: tuple[str, str] | None = None
                       ) -> list[Action]:
@@ -487,21 +470,9 @@ class OutboundCall:
         self.state = State.CALLING
         return self._invite(authorization_header)
 
-    def _dialog_of(self, m: SipMessage) -> str | None:
-        """'confirmed' or 'early' when the request carries both tags of one of our
-        dialogs (theirs in From, ours in To), else None."""
-        if self.state is State.ENDED:
-            return None
-        theirs = NameAddr.parse(m.header("From")).tag
-        ours = NameAddr.parse(m.header("To")).tag
-        if ours != self.local_tag or theirs is None:
-            return None
-        if self.answered:
-            return "confirmed" if theirs == self.remote_tag else None
-        return "early" if theirs in self.early_tags else None
-
     def _on_request(self, m: SipMessage, source: Address) -> list[Action]:
-        dialog = self._dialog_of(m)
+        dialog = None if self.state is State.ENDED else dialog_of(
+            m, self.local_tag, self.answered, self.remote_tag, self.early_tags)
         if m.method == "ACK":  # of our answer to a re-INVITE: it changes nothing
             return [] if dialog is not None else [Dropped(Drop.WRONG_TAGS)]
         again = self.peer.served.get(m)

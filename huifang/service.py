@@ -26,10 +26,10 @@ from dialer.callsession import SessionSettings
 from dialer.campaign import Campaign, CampaignSettings
 from dialer.metrics import Metrics
 from dialer.prompting import CallPrompts
+from dialer.sipactions import Credentials
 from dialer.sipconnect import TlsSettings
 from dialer.siptransport import Transport
 from dialer.trunk import Dialer, TrunkConfig, host_port
-from dialer.uac import Credentials
 from dialer.windows import CallingWindows, RetryPolicy
 from dialer.workers import Workers
 from huifang.bulletins import BulletinJob, BulletinMaker

@@ -11,9 +11,9 @@ import pytest
 from twisted.internet.task import Clock
 
 from dialer.dialog import Drop, accept_address, info_digit
+from dialer.sipactions import CallSettings, response_to
 from dialer.sipmessage import NameAddr, SipMessage
 from dialer.sipudp import DROP_LOG_S, SipEndpoint
-from dialer.uac import CallSettings, response_to
 from tests.test_uac import PEER, SDP, UdpTransport, endpoint, reply, results, settings, to_tag
 
 ELSEWHERE = ("127.0.0.1", 5999)  # the attacker's second socket
@@ -287,7 +287,7 @@ def test_damaged_datagram_errors_carry_no_content() -> None:
 
 
 def test_digest_stale_is_retried_once_with_the_new_nonce() -> None:
-    from dialer.uac import Credentials
+    from dialer.sipactions import Credentials
 
     clock = Clock()
     ep = SipEndpoint(clock, token=lambda n: "0" * 2 * n)
@@ -309,7 +309,7 @@ def test_digest_stale_is_retried_once_with_the_new_nonce() -> None:
 
 
 def test_a_second_plain_challenge_is_an_auth_failure() -> None:
-    from dialer.uac import Credentials
+    from dialer.sipactions import Credentials
 
     ep, transport, _ = endpoint()
     call_settings = settings()
@@ -341,7 +341,7 @@ def test_drops_are_exported_as_a_prometheus_counter_by_reason() -> None:
 
 def test_registration_retries_a_stale_nonce_once_and_hears_only_the_registrar() -> None:
     from dialer.register import RegistrationSettings, RegState
-    from dialer.uac import Credentials
+    from dialer.sipactions import Credentials
 
     ep, transport, _ = endpoint()
     runner = ep.register(RegistrationSettings(registrar=PEER, aor="sip:huifang@trunk",

@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 
 from dialer.dialog import Drop
+from dialer.sipactions import CallSettings
 from dialer.sipudp import CallResult, SipEndpoint
-from dialer.uac import CallSettings
 from tests.peers import free_udp_port, on_reactor, reactor, sipp
 
 CALL_S = 3.0  # we hang up this long after the answer

@@ -7,8 +7,8 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from dialer.sipactions import response_to
 from dialer.sipmessage import SipMessage
-from dialer.uac import response_to
 from tests.test_uac import PEER, SDP, endpoint, reply, results
 from tests.test_uac import settings as call_settings
 

@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 
 from dialer.register import RegistrationSettings, RegState
+from dialer.sipactions import CallSettings, Credentials
 from dialer.sipudp import SipEndpoint
-from dialer.uac import CallSettings, Credentials
 from tests.conftest import need
 from tests.peers import free_udp_port, on_reactor, reactor, sipp
 from tests.test_sip_calls import finished

@@ -4,7 +4,7 @@ after a failure, and unregister on stop."""
 from __future__ import annotations
 
 from dialer.register import RegistrationSettings, RegState
-from dialer.uac import Credentials, response_to
+from dialer.sipactions import Credentials, response_to
 from tests.test_uac import PEER, endpoint
 
 

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 from dialer.callsession import SessionSettings
+from dialer.sipactions import Credentials
 from dialer.sipconnect import TlsSettings
 from dialer.siptransport import Transport
 from dialer.trunk import TrunkConfig
-from dialer.uac import Credentials
 from dialer.workers import Workers
 from huifang.config import Settings
 from huifang.recognition_processes import ProcessRecognitionPool

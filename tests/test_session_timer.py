@@ -10,9 +10,9 @@ from typing import Any
 from twisted.internet.task import Clock
 
 from dialer import sessiontimer as st
+from dialer.sipactions import CallSettings
 from dialer.sipmessage import NameAddr, SipMessage
 from dialer.sipudp import CallResult, CallRunner, SipEndpoint
-from dialer.uac import CallSettings
 from tests.test_uac import PEER, SDP, UdpTransport, endpoint, reply
 
 ALLOW_UPDATE = "INVITE, ACK, BYE, CANCEL, UPDATE, OPTIONS"

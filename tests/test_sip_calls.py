@@ -12,8 +12,8 @@ from typing import Any
 import numpy as np
 import pytest
 
+from dialer.sipactions import CallSettings, Credentials
 from dialer.sipudp import CallResult, SipEndpoint
-from dialer.uac import CallSettings, Credentials
 from huifang.speech import to_8k
 from prompts.audio import read_wav, ulaw_encode, write_wav
 from tests.peers import SCENARIOS, free_udp_port, on_reactor, reactor, sipp

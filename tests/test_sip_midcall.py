@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from dialer.sdp import MediaDescription
+from dialer.sipactions import CallSettings
 from dialer.sipudp import CallResult
-from dialer.uac import CallSettings
 from tests.peers import free_udp_port, on_reactor, reactor, sipp
 from tests.test_sip_calls import finished
 

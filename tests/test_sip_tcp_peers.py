@@ -23,11 +23,11 @@ import numpy as np
 import pytest
 from twisted.internet.task import deferLater
 
+from dialer.sipactions import Credentials
 from dialer.sipconnect import TlsSettings
 from dialer.siptransport import Transport
 from dialer.sipudp import CallResult
 from dialer.trunk import Dialer, TrunkConfig
-from dialer.uac import Credentials
 from huifang.speech import to_8k
 from prompts.audio import read_wav, ulaw_encode, write_wav
 from tests.conftest import need

@@ -20,12 +20,12 @@ from twisted.internet.testing import StringTransport
 from twisted.python.failure import Failure
 
 from dialer.register import RegistrationSettings
+from dialer.sipactions import CallSettings, response_to
 from dialer.sipframing import GARBLED, StreamFramer
 from dialer.sipmessage import SipMessage
 from dialer.siptcp import Listener, SipStream, Streams
 from dialer.siptransport import Router, Transport, for_stream, uri_transport
 from dialer.sipudp import SipEndpoint
-from dialer.uac import CallSettings, response_to
 from tests.test_uac import SDP, UdpTransport, results
 
 TRUNK = ("127.0.0.1", 5090)

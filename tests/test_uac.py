@@ -9,9 +9,9 @@ from typing import Any
 
 from twisted.internet.task import Clock
 
+from dialer.sipactions import CallSettings, response_to
 from dialer.sipmessage import NameAddr, SipMessage
 from dialer.sipudp import CallResult, SipEndpoint
-from dialer.uac import CallSettings, response_to
 
 PEER = ("127.0.0.1", 5090)
 

@@ -21,8 +21,8 @@ from twisted.internet.protocol import DatagramProtocol
 
 from dialer import sdp
 from dialer.media import MediaSession
+from dialer.sipactions import response_to
 from dialer.sipmessage import NameAddr, SipMessage, SipParseError
-from dialer.uac import response_to
 
 log = logging.getLogger(__name__)
 QUIET_RMS = 300.0  # 16-bit PCM: below this the caller is not speaking
