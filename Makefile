@@ -56,6 +56,8 @@ bench: system-deps venv
 	$(BIN)/python -m bench.campaign_bench
 	HUIFANG_BENCH_PROCESSES=2 $(BIN)/python -m bench.campaign_bench
 	$(BIN)/python -m bench.two_node_bench
+	HUIFANG_BENCH_TURN_SPLIT=tune $(BIN)/python -m bench.turn_taking_bench
+	$(BIN)/python -m bench.turn_taking_bench
 	$(BIN)/python -m bench.console_bench
 	$(BIN)/python -m bench.console_search_bench
 

@@ -76,3 +76,32 @@ def test_after_the_end_nothing_more_happens(answer: np.ndarray) -> None:
     events = e.feed_all(audio.tobytes())
     assert [x.event for x in events] == [Event.SPEECH_STARTED, Event.SPEECH_ENDED]
     assert e.done and e.feed(bytes(FRAME_BYTES)) is None
+
+
+def test_a_whole_answer_ends_after_the_shorter_silence_a_hesitation_does_not(
+        answer: np.ndarray) -> None:
+    """`complete()` (the partial is a whole answer) shortens the silence that ends the
+    turn from 700 to 550 ms: a 400 ms hesitation after it is not an end; 600 ms is."""
+    def ended_after(pause_ms: int, whole: bool) -> int | None:
+        endpointer = Endpointer()
+        audio = np.concatenate([silence(300, 30), answer, silence(pause_ms, 30), answer,
+                                silence(1500, 30)])
+        frames = [audio.tobytes()[i:i + FRAME_BYTES]
+                  for i in range(0, len(audio) * 2 - FRAME_BYTES + 1, FRAME_BYTES)]
+        first_end = (300 + len(answer) // 8) // 20  # the frame where the first word ends
+        for n, frame in enumerate(frames):
+            if whole and n == first_end:
+                endpointer.complete()
+            point = endpointer.feed(frame)
+            if point is not None and point.event is Event.SPEECH_ENDED:
+                return point.at_ms
+        return None
+
+    first_end_ms = 300 + len(answer) // 8
+    whole_too = first_end_ms + 400 + len(answer) // 8
+    assert EndpointSettings().complete_ms == 550
+    assert ended_after(400, whole=True) > whole_too - 100  # the hesitation is not an end
+    assert ended_after(400, whole=False) > whole_too - 100
+    cut = ended_after(600, whole=True)  # a whole answer and 600 ms: the turn is over
+    assert cut is not None and cut < first_end_ms + 200
+    assert ended_after(600, whole=False) > whole_too - 100  # 700 ms without complete()
