@@ -247,18 +247,23 @@ class Recovered(NamedTuple):
 
 
 def recover(engine: Engine, now: datetime, node: str | None = None,
-            dead_nodes: Sequence[str] = ()) -> Recovered:
+            dead_nodes: Sequence[str] = (), callback_ids: Sequence[int] = ()
+            ) -> Recovered:
     """Close attempts left in progress by `node` (this process, starting again), by the
     `dead_nodes` or by a dialer whose lease expired, as interrupted; answers already
     saved are kept. A callback whose both answers were saved is done; the others are due
     again now, and the interrupted attempt does not count against the closure's attempts
     (the dialer failed, not the citizen; the call still counts among the number's calls
-    today, as it may have rung)."""
+    today, as it may have rung). With `callback_ids`, those claims alone, whoever holds
+    them: a call of this process that failed by a bug (its claim would otherwise be kept
+    alive by the heartbeat for good)."""
     with engine.begin() as conn:
         dead = or_(Callback.lease_until < now, Callback.lease_until.is_(None))
         mine = [*dead_nodes, *([node] if node is not None else [])]
         if mine:
             dead = or_(dead, Callback.claimed_by.in_(mine))
+        if callback_ids:
+            dead = Callback.id.in_(list(callback_ids))
         stale = list(conn.execute(
             select(Callback.id, Callback.closure_id).where(
                 Callback.status == CallbackStatus.CLAIMED, dead)).all())
