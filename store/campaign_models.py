@@ -4,12 +4,28 @@ turn, the do-not-call list, the campaign switch and the dialer processes."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Float, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy import Dialect, Float, ForeignKey, Index, Integer, String, Text, TypeDecorator, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from store.enums import AttemptStatus, CallbackStatus, ReasonStatus, ReviewKind
+from store.enums import AttemptOutcome, AttemptStatus, CallbackStatus, ReasonStatus, ReviewKind
 from store.models import Base, LocalDateTime, _enum
+
+
+class OutcomeColumn(TypeDecorator[AttemptOutcome]):
+    """An attempt's outcome: VARCHAR(40) in the database (a new member needs no migration),
+    an `AttemptOutcome` in Python. What is written is typed as one (mypy checks it); a
+    filter's text is compared as it is, so a value no outcome has matches nothing."""
+
+    impl = String(40)
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
+        return None if value is None else str(value)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> AttemptOutcome | None:
+        return None if value is None else AttemptOutcome(value)
 
 IN_QUEUE_SQL = text("review_kind IS NOT NULL AND reviewed_at IS NULL")
 RECORDING_KEPT_SQL = text("recording IS NOT NULL AND recording_deleted_at IS NULL")
@@ -31,7 +47,7 @@ class Callback(Base):
     due_at: Mapped[datetime] = mapped_column(LocalDateTime)
     deadline_at: Mapped[datetime] = mapped_column(LocalDateTime)
     attempts: Mapped[int] = mapped_column(default=0)
-    last_outcome: Mapped[str | None] = mapped_column(String(40))
+    last_outcome: Mapped[AttemptOutcome | None] = mapped_column(OutcomeColumn)
     note: Mapped[str | None] = mapped_column(Text)
     claimed_by: Mapped[str | None] = mapped_column(String(100))
     lease_until: Mapped[datetime | None] = mapped_column(LocalDateTime)
@@ -69,7 +85,7 @@ class CallAttempt(Base):
     started_at: Mapped[datetime] = mapped_column(LocalDateTime, index=True)
     answered_at: Mapped[datetime | None] = mapped_column(LocalDateTime)
     ended_at: Mapped[datetime | None] = mapped_column(LocalDateTime)
-    outcome: Mapped[str | None] = mapped_column(String(40))
+    outcome: Mapped[AttemptOutcome | None] = mapped_column(OutcomeColumn)
     sip_code: Mapped[int | None] = mapped_column(Integer)
     sip_reason: Mapped[str | None] = mapped_column(String(200))
     # the call's RTCP figures (RFC 3550) of the citizen's audio: packets lost, interarrival
