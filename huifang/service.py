@@ -20,7 +20,6 @@ from typing import Any
 
 from sqlalchemy import Engine
 from twisted.internet.defer import Deferred
-from twisted.internet.threads import deferToThread
 
 from dialer.callsession import SessionSettings
 from dialer.campaign import Campaign, CampaignSettings
@@ -233,13 +232,20 @@ class RecognitionUnavailable(RuntimeError):
     """The configured speech engine or its model cannot be loaded."""
 
 
+def recognition_processes(configured: int | None) -> int:
+    """`[recognition] processes`: as configured, or one per core when unset."""
+    return max(1, os.cpu_count() or 1) if configured is None else configured
+
+
 def load_recognition(settings: Settings, workers: Workers) -> Recognition:
-    """The configured engine: in `[recognition] processes` worker processes of its own,
-    or, with 0, on the engines pool of this process (`workers` threads)."""
+    """The configured engine: in `[recognition] processes` worker processes of its own
+    (unset: one per core), or, with 0, on the engines pool of this process (`workers`
+    threads)."""
     r = settings.recognition
+    processes = recognition_processes(r.processes)
     try:
-        if r.processes:
-            return ProcessRecognitionPool(SettingsEngine(r), r.processes,
+        if processes:
+            return ProcessRecognitionPool(SettingsEngine(r), processes,
                                           timeout_s=r.process_timeout_s)
         return RecognitionPool(engine_from(r), r.workers, executor=workers.engines)
     except (OSError, RuntimeError, ValueError) as exc:
@@ -292,7 +298,7 @@ def build_service(settings: Settings, reactor: Any, engine: Engine, *, clock: An
         if c.recordings_keep_days else None
     bulletins = BulletinJob(BulletinMaker(engine, settings, local_now,
                                           node=campaign_settings(settings).node),
-                            clock or reactor, workers.store, deferToThread) \
+                            clock or reactor, workers.store, workers.engine) \
         if settings.bulletins.enabled else None
     spot_checks = SpotCheckJob(engine, settings.spot_checks, local_now, clock or reactor,
                                workers.store) if settings.spot_checks.enabled else None
