@@ -4,7 +4,8 @@ thread and nothing starts threads of its own:
 - `store`: database work of the campaign and of the web console alike. One thread on
   SQLite (one writer: a page and an answer never contend for the lock), a few on
   PostgreSQL.
-- `engines`: blocking engines (speech recognition, prompt rendering). A
+- `engines`: blocking work that is not the store's (speech recognition, prompt rendering,
+  mailing a bulletin). A
   `concurrent.futures` executor, because the recognition pool (`ivr.pool`) queues its
   per-call work on one.
 

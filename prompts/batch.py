@@ -10,6 +10,7 @@ from __future__ import annotations
 import queue
 import threading
 from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from prompts.catalog import PromptError
@@ -53,9 +54,7 @@ def render_many(make_renderer: Callable[[], PromptRenderer], jobs: Iterable[Job]
         finally:
             renderer.worker.close()
 
-    threads = [threading.Thread(target=run, name=f"prompt-render-{i}") for i in range(workers)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    with ThreadPoolExecutor(workers, thread_name_prefix="prompt-render") as pool:
+        for done in [pool.submit(run) for _ in range(workers)]:
+            done.result()  # a renderer that failed to start is said, not swallowed
     return result
