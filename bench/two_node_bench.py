@@ -11,7 +11,7 @@ Turn latency comes from the nodes' own `huifang_turn_latency_seconds` histograms
 
 HUIFANG_BENCH_CALLBACKS (1000), HUIFANG_BENCH_CHANNELS (100, in all) and
 HUIFANG_BENCH_PROCESSES (recogniser worker processes per node, 1) change it. Writes
-bench/out/two_nodes.json.
+bench/out/two_nodes.json, and the nodes' logs to bench/out/two_node_logs/.
 """
 
 from __future__ import annotations
@@ -258,6 +258,11 @@ def main() -> int:
             peer.wait(10)
         server.stop()
         server.cleanup()
+        logs = OUT / "two_node_logs"  # each node's log, kept: a failure is read there
+        logs.mkdir(parents=True, exist_ok=True)
+        for node in NODES:
+            if (work / f"{node}.log").exists():
+                shutil.copy(work / f"{node}.log", logs / f"{node}.log")
     shutil.rmtree(work, ignore_errors=True)
     return 0
 
