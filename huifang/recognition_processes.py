@@ -193,7 +193,7 @@ class ProcessRecognitionPool:
     def _worker_of(self, stream: ProcessStream) -> Worker | None:
         """The stream's worker; a stream without one (new, or its worker was lost) is
         opened, with its current grammar, on the least loaded live worker. Lock held."""
-        if stream.worker is not None:
+        if stream.worker is not None and stream.worker.alive:
             return stream.worker
         live = [w for w in self._workers if w.alive]
         if not live:
@@ -235,8 +235,8 @@ class ProcessRecognitionPool:
                 process.start()
             finally:
                 child.close()
+            worker.started_at = self.clock()  # before check() can see the process
             worker.process, worker.conn, worker.pid = process, parent, process.pid or 0
-            worker.started_at = self.clock()
             worker.writer = threading.Thread(target=self._write, args=(worker,), daemon=True,
                                              name=f"recognise-write-{worker.slot}")
             worker.reader = threading.Thread(target=self._read, args=(worker,), daemon=True,
@@ -310,9 +310,10 @@ class ProcessRecognitionPool:
                 elif op is Op.LOAD_FAILED:
                     worker.load_error = bytes(payload).decode(errors="replace")
                     worker.settled.set()
-                elif op is Op.ACK and stream is not None:
-                    stream._backlog -= arg
+                elif op is Op.ACK:  # the worker's count even for a stream closed since
                     worker.backlog_bytes -= arg
+                    if stream is not None:
+                        stream._backlog -= arg
                 elif op in (Op.PARTIAL, Op.PARTIAL_OBJ) and stream is not None \
                         and stream.on_partial is not None:
                     done.append(functools.partial(stream.on_partial, partial_of(op, payload)))
@@ -403,8 +404,9 @@ class ProcessRecognitionPool:
                         and now - worker.started_at > self.load_timeout_s:
                     hung.append((worker, f"did not load its engine within "
                                          f"{self.load_timeout_s:g} s"))
-                elif any(p.deadline is not None and p.deadline <= now
-                         for p in worker.pending.values()):
+                elif worker.info is not None and any(
+                        p.deadline is not None and p.deadline <= now
+                        for p in worker.pending.values()):  # loading: its own timeout
                     hung.append((worker, f"gave no final hypothesis within "
                                          f"{self.timeout_s:g} s (hung; killed)"))
         for worker, why in hung:

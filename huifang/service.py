@@ -234,7 +234,9 @@ class RecognitionUnavailable(RuntimeError):
 
 def recognition_processes(configured: int | None) -> int:
     """`[recognition] processes`: as configured, or one per core when unset."""
-    return max(1, os.cpu_count() or 1) if configured is None else configured
+    if configured is not None:
+        return configured
+    return max(1, min(64, len(os.sched_getaffinity(0))))  # the cores this process may use
 
 
 def load_recognition(settings: Settings, workers: Workers) -> Recognition:

@@ -129,8 +129,8 @@ class Decoding:
                 out.append(self._request(op, sid, arg, payload))
             else:
                 raise ValueError(f"recognition message: {op.name} is not for the worker")
-        out.extend((Op.ACK, sid, n, b"") for sid, n in decoded.items())
-        return pack(out)
+        # acknowledgements first: a stream closed in this message is still known then
+        return pack([*((Op.ACK, sid, n, b"") for sid, n in decoded.items()), *out])
 
     def _open(self, sid: int, payload: memoryview) -> None:
         stream = _Stream(Grammar("", ()))
@@ -188,6 +188,7 @@ class Decoding:
                 stream.grammar = grammar  # a recogniser not made yet is made with it
             else:
                 result = self._recogniser(stream).finish()
-        except Exception as error:
+            reply = pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL)
+        except Exception as error:  # one turn fails, not the worker and all its calls
             return Op.ERROR, sid, seq, self._fail(sid, stream, error).encode()
-        return Op.RESULT, sid, seq, pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL)
+        return Op.RESULT, sid, seq, reply

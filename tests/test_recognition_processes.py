@@ -123,6 +123,12 @@ def test_worker_processes_decode_as_the_engine_does_in_this_process() -> None:
         assert pool.streams == 0 and all(s.backlog_bytes == 0 for s in streams)
         with pytest.raises(RuntimeError, match="already closed"):
             streams[0].feed(b"\0\0")
+        quick = pool.open("hung-up", grammar)  # fed, finished and closed in one go, as a
+        for frame in frames(clips["很满意"]):  # call that hangs up does
+            quick.feed(frame)
+        quick.finish()
+        quick.close().result(timeout=60)
+        assert [w.backlog_bytes for w in pool.stats()] == [0, 0]  # every byte acknowledged
     finally:
         pool.shutdown()
     assert pool.pids() == []
