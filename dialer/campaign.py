@@ -67,6 +67,7 @@ from store.enums import AttemptOutcome
 from store.phones import mask_phone
 
 log = logging.getLogger(__name__)
+BUG_RETRY = timedelta(minutes=30)  # a call that failed by a bug is tried again this late
 T = TypeVar("T")
 PreparePrompts = Callable[[list[TicketDetails], date], Prompts]
 
@@ -345,7 +346,9 @@ class Campaign:
             yield self._call(group, prompts, now)
         except Exception:  # a bug: the traceback, and the claims given back
             self._failed(Failure(), "call")  # type: ignore[no-untyped-call]  # Twisted: untyped
-            yield self._db_retry(recover, self.engine, self.now(), None, (), ids)
+            now = self.now()
+            yield self._db_retry(recover, self.engine, now, self.settings.node, (), ids,
+                                 now + BUG_RETRY)
         finally:
             self.channels.release(channel)
             self.calls.pop(key, None)

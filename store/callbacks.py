@@ -247,23 +247,24 @@ class Recovered(NamedTuple):
 
 
 def recover(engine: Engine, now: datetime, node: str | None = None,
-            dead_nodes: Sequence[str] = (), callback_ids: Sequence[int] = ()
-            ) -> Recovered:
+            dead_nodes: Sequence[str] = (), callback_ids: Sequence[int] | None = None,
+            again_at: datetime | None = None) -> Recovered:
     """Close attempts left in progress by `node` (this process, starting again), by the
     `dead_nodes` or by a dialer whose lease expired, as interrupted; answers already
     saved are kept. A callback whose both answers were saved is done; the others are due
     again now, and the interrupted attempt does not count against the closure's attempts
     (the dialer failed, not the citizen; the call still counts among the number's calls
-    today, as it may have rung). With `callback_ids`, those claims alone, whoever holds
-    them: a call of this process that failed by a bug (its claim would otherwise be kept
-    alive by the heartbeat for good)."""
+    today, as it may have rung). With `callback_ids`, those claims of `node` alone: a
+    call of this process that failed by a bug (its claim would otherwise be kept alive by
+    the heartbeat for good); they are due again at `again_at`, and their attempt counts,
+    so that a bug that keeps failing cannot redial a citizen again and again."""
     with engine.begin() as conn:
         dead = or_(Callback.lease_until < now, Callback.lease_until.is_(None))
         mine = [*dead_nodes, *([node] if node is not None else [])]
         if mine:
             dead = or_(dead, Callback.claimed_by.in_(mine))
-        if callback_ids:
-            dead = Callback.id.in_(list(callback_ids))
+        if callback_ids is not None:
+            dead = and_(Callback.id.in_(list(callback_ids)), Callback.claimed_by == node)
         stale = list(conn.execute(
             select(Callback.id, Callback.closure_id).where(
                 Callback.status == CallbackStatus.CLAIMED, dead)).all())
@@ -293,9 +294,9 @@ def recover(engine: Engine, now: datetime, node: str | None = None,
                  note="answers saved before the interruption")
         if again:
             _set(conn, again, now, status=CallbackStatus.PENDING, claimed_by=None,
-                 lease_until=None, due_at=now)
+                 lease_until=None, due_at=again_at or now)
             given_back = [i for i in again if i in calling]
-            if given_back:
+            if given_back and callback_ids is None:
                 _set(conn, given_back, now, attempts=case(
                     (Callback.attempts > 0, Callback.attempts - 1), else_=0))
     result = Recovered(int(interrupted.rowcount or 0), len(again), len(done))
