@@ -54,7 +54,7 @@ bench: system-deps venv
 	$(BIN)/python -m bench.hostile_media_bench
 	$(BIN)/python -m bench.hostile_sip_bench
 	$(BIN)/python -m bench.campaign_bench
-	HUIFANG_BENCH_PROCESSES=2 $(BIN)/python -m bench.campaign_bench
+	HUIFANG_BENCH_PROCESSES=0 HUIFANG_BENCH_OUT=campaign_threads.json $(BIN)/python -m bench.campaign_bench
 	$(BIN)/python -m bench.two_node_bench
 	HUIFANG_BENCH_TURN_SPLIT=tune $(BIN)/python -m bench.turn_taking_bench
 	$(BIN)/python -m bench.turn_taking_bench

@@ -10,7 +10,8 @@ utilisation while work was due, turn latency from the end of the citizen's voice
 next prompt's first packet (p50, p95), answers understood, CPU and RSS.
 HUIFANG_BENCH_CALLBACKS and HUIFANG_BENCH_CHANNELS change the size;
 HUIFANG_BENCH_PROCESSES=N decodes in N recogniser worker processes (`[recognition]
-processes`), whose CPU is reported apart. Writes bench/out/campaign.json.
+processes`; unset: one per core, as `huifang run`; 0: threads), whose CPU is reported
+apart. Writes bench/out/campaign.json (HUIFANG_BENCH_OUT names another file).
 """
 
 from __future__ import annotations
@@ -122,7 +123,8 @@ def main() -> int:
     reactor: Any = _reactor
     callbacks = int(os.environ.get("HUIFANG_BENCH_CALLBACKS", "1000"))
     channels = int(os.environ.get("HUIFANG_BENCH_CHANNELS", "100"))
-    processes = int(os.environ.get("HUIFANG_BENCH_PROCESSES", "0"))
+    wanted = os.environ.get("HUIFANG_BENCH_PROCESSES", "")  # unset: as huifang run, per core
+    processes = int(wanted) if wanted else None
     work = Path(tempfile.mkdtemp(prefix="campaignbench-"))
     ports = {kind: free_udp_port() for kind in ("answer", "busy", "no_answer")}
     # the service as `huifang run` builds it; only its settings are the benchmark's

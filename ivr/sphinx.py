@@ -267,7 +267,8 @@ class SphinxRecogniser:
         if not passes(self.engine.rejection, heard, share, voiced, question_of(self.grammar)):
             return Hypothesis("", 0.0, True, heard, share, voiced_s=voiced)
         # The lattice's best path, not the Viterbi one: on 很满意 the Viterbi path said
-        # 很不满意 and the lattice 很满意 (tests/test_sphinx.py).
+        # 很不满意 and the lattice 很满意 (tests/test_sphinx.py); since the two disagree on
+        # what it means, that answer is now asked again (below), not taken.
         alternatives: list[tuple[str, float]] = []
         for seen, nb in enumerate(d.nbest()):
             if len(alternatives) >= NBEST or seen >= 2 * NBEST:

@@ -25,7 +25,12 @@ class OutcomeColumn(TypeDecorator[AttemptOutcome]):
         return None if value is None else str(value)
 
     def process_result_value(self, value: Any, dialect: Dialect) -> AttemptOutcome | None:
-        return None if value is None else AttemptOutcome(value)
+        if value is None:
+            return None
+        try:
+            return AttemptOutcome(value)
+        except ValueError:  # a member a newer node wrote: shown as it is, not a crash
+            return value  # type: ignore[no-any-return]
 
 IN_QUEUE_SQL = text("review_kind IS NOT NULL AND reviewed_at IS NULL")
 RECORDING_KEPT_SQL = text("recording IS NOT NULL AND recording_deleted_at IS NULL")
