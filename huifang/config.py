@@ -93,9 +93,9 @@ class RecognitionSettings(_Section):
     models_dir: str = "var/models"  # where `huifang models install` puts models
     workers: int = Field(default=2, ge=1, le=64)  # decoding threads shared by all calls
     # recogniser worker processes (README "Decoding in worker processes"); None: one per
-    # core; 0: decode on `workers` threads in the service's own process, which PocketSphinx
-    # holds to one core (it never releases the GIL)
-    processes: int | None = Field(default=None, ge=0, le=64)
+    # core; 0 (the default until the demo's exit with them is fixed): decode on `workers`
+    # threads in the service's own process, which PocketSphinx holds to one core
+    processes: int | None = Field(default=0, ge=0, le=64)
     process_timeout_s: float = Field(default=30.0, gt=0, le=600)  # no answer: worker hung
     accept: float = Field(default=0.5, gt=0, le=1)  # below: ask once more, then unclear
     # Rejection: None keeps the engine's default; `huifang asr-tune` prints calibrated values
