@@ -72,15 +72,19 @@ def _setup(directory: Path) -> tuple[str, Path, Seeded]:
     return url, config, seeded
 
 
-@pytest.fixture(scope="module")
-def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
-    directory = tmp_path_factory.mktemp("console")
+def console_env(directory: Path) -> Iterator[Env]:
+    """A seeded store, an API token and a console serving it, stopped afterwards."""
     url, config, seeded = _setup(directory)
     out = huifang("token", "create", "ticket-system", url=url, cwd=directory).stdout
     token = out.split("token ticket-system: ")[1].split()[0]
     console = ConsoleProcess(url, directory, config)
     yield Env(url, directory, config, seeded, console, token)
     console.stop()
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
+    yield from console_env(tmp_path_factory.mktemp("console"))
 
 
 def test_pages_without_a_session_go_to_login(env: Env) -> None:

@@ -28,8 +28,8 @@ from store.enums import Role
 from store.models import ImportBatch
 from store.search import phone_query
 from store.tablefiles import inert
-from tests.console_support import PASSWORDS, Client, ConsoleProcess, huifang
-from tests.test_console_http import EVENT, Env, _setup
+from tests.console_support import PASSWORDS, Client
+from tests.test_console_http import EVENT, Env, console_env
 
 T0 = datetime(2026, 11, 28, 9, 0, 0)
 FULL = "14507310010"  # the number of ticket Q010, shown as 145****0010
@@ -37,13 +37,7 @@ FULL = "14507310010"  # the number of ticket Q010, shown as 145****0010
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
-    directory = tmp_path_factory.mktemp("security")
-    url, config, seeded = _setup(directory)
-    out = huifang("token", "create", "ticket-system", url=url, cwd=directory).stdout
-    token = out.split("token ticket-system: ")[1].split()[0]
-    console = ConsoleProcess(url, directory, config)
-    yield Env(url, directory, config, seeded, console, token)
-    console.stop()
+    yield from console_env(tmp_path_factory.mktemp("security"))
 
 
 # -- pure parts ------------------------------------------------------------------------

@@ -34,7 +34,7 @@ from huifang.evaluation import channel
 from huifang.evaluation.callers import real_speech
 from huifang.evaluation.corpus import CorpusError, Item, read_labels
 from huifang.evaluation.metrics import Row, summarise, worst
-from huifang.evaluation.runner import evaluate
+from huifang.evaluation.runner import evaluate, write_decisions
 from huifang.evaluation.second import Pair, Setting, combinations, decode_both
 from huifang.evaluation.second import best as best_setting
 from huifang.evaluation.second import rows as second_rows
@@ -95,10 +95,7 @@ def decisions_for(engine: Engine, items: list[Item], snrs: list[float | None],
 
     evaluate(engine, items, snrs, policy, accept, noises=noises, vary=True, keep=keep,
              progress=progress)
-    if cache is not None:
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        cache.write_text(json.dumps([d.as_json() for d in decisions], ensure_ascii=False),
-                         encoding="utf-8")
+    write_decisions(cache, [d.as_json() for d in decisions])
     return decisions
 
 

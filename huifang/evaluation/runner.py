@@ -3,9 +3,12 @@ level), every decode through `huifang.speech.decode`: the live call's decision p
 
 from __future__ import annotations
 
+import json
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -82,3 +85,11 @@ def evaluate(engine: Engine, items: list[Item], snrs: list[float | None], policy
         if progress:
             progress(len(rows), total)
     return rows
+
+
+def write_decisions(cache: Path | None, rows: list[dict[str, Any]]) -> None:
+    """What a decode of the corpus gave, kept so that tuning replays it without decoding."""
+    if cache is None:
+        return
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    cache.write_text(json.dumps(rows, ensure_ascii=False), encoding="utf-8")

@@ -19,7 +19,7 @@ from typing import Any
 
 from huifang.evaluation.corpus import Item
 from huifang.evaluation.metrics import Row
-from huifang.evaluation.runner import evaluate
+from huifang.evaluation.runner import evaluate, write_decisions
 from huifang.speech import Decoded, judge
 from ivr.intents import Intent, Policy, Question
 from ivr.recognition import Engine, Hypothesis, Opinion, Rejection
@@ -88,10 +88,7 @@ def decode_both(engine: Engine, items: list[Item], snrs: list[float | None],
 
     evaluate(engine, items, snrs, policy, accept, noises=noises, vary=True, keep=keep,
              progress=progress)
-    if cache is not None:
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        cache.write_text(json.dumps([p.as_json() for p in pairs], ensure_ascii=False),
-                         encoding="utf-8")
+    write_decisions(cache, [p.as_json() for p in pairs])
     return pairs
 
 
