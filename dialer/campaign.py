@@ -67,6 +67,7 @@ from store.enums import AttemptOutcome
 from store.phones import mask_phone
 
 log = logging.getLogger(__name__)
+INFRASTRUCTURE = (OperationalError, InterfaceError, OSError)  # not a bug of ours
 BUG_RETRY = timedelta(minutes=30)  # a call that failed by a bug is tried again this late
 T = TypeVar("T")
 PreparePrompts = Callable[[list[TicketDetails], date], Prompts]
@@ -264,7 +265,7 @@ class Campaign:
         return self._db(beat).addCallback(hang_up).addErrback(self._failed, "heartbeat")
 
     def _failed(self, failure: Any, where: str) -> None:
-        if isinstance(failure.value, OperationalError | InterfaceError | OSError):
+        if isinstance(failure.value, INFRASTRUCTURE):
             self._failed_exc(failure.value, where)  # the database or the disk: one line
             return
         self.metrics.errors.labels(where).inc()  # a bug: its traceback, masked, to find it
@@ -344,11 +345,15 @@ class Campaign:
         self.metrics.calls_in_progress.set(len(self.calls))
         try:
             yield self._call(group, prompts, now)
-        except Exception:  # a bug: the traceback, and the claims given back
+        except Exception as exc:  # the claims given back, and a bug's traceback logged
             self._failed(Failure(), "call")  # type: ignore[no-untyped-call]  # Twisted: untyped
             now = self.now()
-            yield self._db_retry(recover, self.engine, now, self.settings.node, (), ids,
-                                 now + BUG_RETRY)
+            if isinstance(exc, INFRASTRUCTURE):  # the database or the disk went away: the
+                # call is made again as soon as it is back, and this attempt does not count
+                yield self._db_retry(recover, self.engine, now, self.settings.node, (), ids)
+            else:
+                yield self._db_retry(recover, self.engine, now, self.settings.node, (), ids,
+                                     now + BUG_RETRY, count_attempt=True)
         finally:
             self.channels.release(channel)
             self.calls.pop(key, None)

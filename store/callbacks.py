@@ -248,16 +248,17 @@ class Recovered(NamedTuple):
 
 def recover(engine: Engine, now: datetime, node: str | None = None,
             dead_nodes: Sequence[str] = (), callback_ids: Sequence[int] | None = None,
-            again_at: datetime | None = None) -> Recovered:
+            again_at: datetime | None = None, count_attempt: bool = False) -> Recovered:
     """Close attempts left in progress by `node` (this process, starting again), by the
     `dead_nodes` or by a dialer whose lease expired, as interrupted; answers already
     saved are kept. A callback whose both answers were saved is done; the others are due
     again now, and the interrupted attempt does not count against the closure's attempts
     (the dialer failed, not the citizen; the call still counts among the number's calls
     today, as it may have rung). With `callback_ids`, those claims of `node` alone: a
-    call of this process that failed by a bug (its claim would otherwise be kept alive by
-    the heartbeat for good); they are due again at `again_at`, and their attempt counts,
-    so that a bug that keeps failing cannot redial a citizen again and again."""
+    call of this process that failed (its claim would otherwise be kept alive by the
+    heartbeat for good), due again at `again_at` (default now). `count_attempt` keeps the
+    interrupted attempt counted: for a call that failed by a bug, so that a bug that keeps
+    failing cannot redial a citizen again and again."""
     with engine.begin() as conn:
         dead = or_(Callback.lease_until < now, Callback.lease_until.is_(None))
         mine = [*dead_nodes, *([node] if node is not None else [])]
@@ -296,7 +297,7 @@ def recover(engine: Engine, now: datetime, node: str | None = None,
             _set(conn, again, now, status=CallbackStatus.PENDING, claimed_by=None,
                  lease_until=None, due_at=again_at or now)
             given_back = [i for i in again if i in calling]
-            if given_back and callback_ids is None:
+            if given_back and not count_attempt:
                 _set(conn, given_back, now, attempts=case(
                     (Callback.attempts > 0, Callback.attempts - 1), else_=0))
     result = Recovered(int(interrupted.rowcount or 0), len(again), len(done))

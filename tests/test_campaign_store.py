@@ -263,6 +263,32 @@ def test_restart_recovers_its_own_claims_at_once(engine: Engine, tmp_path: Path)
     assert set(statuses(engine).values()) == {CallbackStatus.PENDING}
 
 
+def test_one_failed_call_gives_back_only_its_own_claim(engine: Engine, tmp_path: Path
+                                                     ) -> None:
+    """A call of this node that failed (the database went away mid-call, or a bug): its
+    claim alone is given back, due now and not counted, or later and counted for a bug."""
+    load(engine, tmp_path, [ticket("A", phone="13800000001", closed=CLOSED),
+                            ticket("B", phone="13800000002", closed=CLOSED),
+                            ticket("C", phone="13800000003", closed=CLOSED)])
+    plan_callbacks(engine, NOW, due_next_morning, within_days=7)
+    a, b, c = claim(engine, "n1", NOW, limit=3, lease=LEASE, caps=CAPS)
+    for i, group in enumerate((a, b)):
+        start_attempts(engine, group, f"c{i}", "n1", NOW)
+    ids = [g[0].callback_id for g in (a, b, c)]
+    assert recover(engine, NOW, "n2", (), [ids[0]]) == (0, 0, 0)  # not n2's claim
+    assert recover(engine, NOW, "n1", (), [ids[0]]) == (1, 1, 0)
+    later = NOW + timedelta(minutes=30)
+    assert recover(engine, NOW, "n1", (), [ids[1]], later, count_attempt=True) == (1, 1, 0)
+    with engine.connect() as conn:
+        rows = {r.id: r for r in conn.execute(
+            select(Callback.id, Callback.status, Callback.attempts, Callback.due_at))}
+    assert (rows[ids[0]].status, rows[ids[0]].attempts, rows[ids[0]].due_at) == \
+        (CallbackStatus.PENDING, 0, NOW)
+    assert (rows[ids[1]].status, rows[ids[1]].attempts, rows[ids[1]].due_at) == \
+        (CallbackStatus.PENDING, 1, later)
+    assert rows[ids[2]].status is CallbackStatus.CLAIMED  # the call still going is kept
+
+
 def test_pause_run_now_dnc_and_status(engine: Engine) -> None:
     assert not campaign.state(engine).paused
     campaign.set_paused(engine, True, "admin", NOW)
