@@ -48,6 +48,7 @@ bench: system-deps venv
 	$(BIN)/python -m bench.report_bench
 	$(BIN)/python -m bench.prompts_bench
 	$(BIN)/python -m bench.asr_bench
+	$(BIN)/python -m bench.channel_bench
 	$(BIN)/python -m bench.whisper_bench
 	$(BIN)/python -m bench.confirm_bench
 	$(BIN)/python -m bench.calls_bench

@@ -16,6 +16,11 @@ whose near rival means the opposite (很满意 against 很不满意).
 Memory: the pronunciation dictionary (97,000 words) is read once per engine; each
 decoder gets only its grammars' words (3.5 MB and 9 ms per decoder, against 19 MB with
 the whole dictionary). Decoders are kept on a free list when calls end and reused.
+
+Each call starts from the model's own cepstral mean. PocketSphinx's live CMN carries the
+mean of one utterance into the next, so a reused decoder heard a call through the last
+one's channel: after five noisy clips a clean 已经解决了 was heard as nothing, after a
+tone as 有, after silence as 没 (tests/test_sphinx_channel.py).
 """
 
 from __future__ import annotations
@@ -80,6 +85,15 @@ class Decoder:
     ps: Any
     words: set[str] = field(default_factory=set)
     grammars: dict[Grammar, str] = field(default_factory=dict)
+    cepstral_mean: str = ""  # the model's, as the decoder was made: where each call starts
+
+    def __post_init__(self) -> None:
+        if not self.cepstral_mean:
+            self.cepstral_mean = self.ps.get_cmn()
+
+    def fresh_channel(self) -> None:
+        """Forget the channel of the calls this decoder heard before."""
+        self.ps.set_cmn(self.cepstral_mean)
 
 
 @dataclass
@@ -94,6 +108,7 @@ class SphinxEngine:
     vad: str = "webrtc"  # silero hears noise better but doubles a campaign's CPU (README)
     name: str = "pocketsphinx"
     free_form: bool = False  # the shared model has no language model for free speech
+    mean_per_call: bool = True  # False carries the last call's cepstral mean (bench only)
     dictionary: dict[str, str] = field(init=False, repr=False)
     _free: list[Decoder] = field(init=False, repr=False, default_factory=list)
     _lock: threading.Lock = field(init=False, repr=False, default_factory=threading.Lock)
@@ -186,6 +201,8 @@ class SphinxEngine:
 class SphinxRecogniser:
     def __init__(self, engine: SphinxEngine, decoder: Decoder, grammar: Grammar) -> None:
         self.engine = engine
+        if engine.mean_per_call:
+            decoder.fresh_channel()
         self.slot: Decoder | None = decoder
         self._voiced = voice_detector(engine.vad)
         self._pending = b""
