@@ -353,7 +353,7 @@ class Campaign:
                 yield self._db_retry(recover, self.engine, now, self.settings.node, (), ids)
             else:
                 yield self._db_retry(recover, self.engine, now, self.settings.node, (), ids,
-                                     now + BUG_RETRY, count_attempt=True)
+                                     now + BUG_RETRY, True)  # the attempt counted
         finally:
             self.channels.release(channel)
             self.calls.pop(key, None)
