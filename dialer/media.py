@@ -107,6 +107,7 @@ class MediaStats(JitterStats):
     damaged: int = 0
     send_errors: int = 0
     latched: int = 0  # 1: the media came from elsewhere than the SDP said, and we follow
+    dropped_stale: int = 0  # under an SSRC refused on this port (a dead call's media)
     worst_lateness_ms: float = 0.0
 
 
@@ -192,6 +193,8 @@ class MediaSession(DatagramProtocol):
         # media follows where the peer's packets really come from, then only that source
         self.latching = True
         self._latched = False
+        # SSRCs that kept coming to this port while a dead call held it (dialer/strays.py)
+        self.refused_ssrcs: frozenset[int] = frozenset()
         self._candidate: tuple[str, int] | None = None
         self._candidate_seq = 0
         self._candidate_run = 0
@@ -326,6 +329,9 @@ class MediaSession(DatagramProtocol):
             payload_type, timestamp, payload = (packet.payload_type, packet.timestamp,
                                                 packet.payload)
             sequence, ssrc, marker = packet.sequence, packet.ssrc, packet.marker
+        if ssrc in self.refused_ssrcs:
+            self.stats.dropped_stale += 1
+            return
         self.stats.received += 1
         if self.on_rtp is not None and self.running:  # (SSRC, seq, ts, audio?) for RTCP
             self.on_rtp(ssrc, sequence, timestamp, payload_type == self.codec)
@@ -367,6 +373,8 @@ class MediaSession(DatagramProtocol):
         if not self.latching or self._latched or not self.running or self.remote is None \
                 or not source[1] or len(datagram) < 12 or datagram[0] >> 6 != 2:
             return False
+        if int.from_bytes(datagram[8:12], "big") in self.refused_ssrcs:
+            return False  # a dead call's media is never followed
         sequence = int.from_bytes(datagram[2:4], "big")
         if source == self._candidate and sequence == (self._candidate_seq + 1) % 65536:
             self._candidate_run += 1
@@ -392,6 +400,9 @@ class PortRange:
     # port -> until when it is not handed out: a dead process's call may still be sending
     # to it (`quarantine`); inf until that call is known ended
     held: dict[int, float] = field(default_factory=dict, init=False)
+    # port -> (until when, SSRCs): media a dead call's peer kept sending there (`refuse`)
+    refused: dict[int, tuple[float, frozenset[int]]] = field(default_factory=dict,
+                                                            init=False)
 
     def candidates(self) -> list[int]:
         ports = list(range(self.low + self.low % 2, self.high + 1, 2))
@@ -402,6 +413,17 @@ class PortRange:
     def quarantine(self, port: int, until: float) -> None:
         """Hand `port` to no call before `until` (clock seconds)."""
         self.held[port - port % 2] = until
+
+    def refuse(self, port: int, ssrcs: set[int] | frozenset[int], until: float) -> None:
+        """Media under `ssrcs` is not heard on `port` before `until`."""
+        self.refused[port - port % 2] = (until, frozenset(ssrcs))
+
+    def refused_on(self, port: int, now: float) -> frozenset[int]:
+        until, ssrcs = self.refused.get(port - port % 2, (0.0, frozenset()))
+        if until <= now:
+            self.refused.pop(port - port % 2, None)
+            return frozenset()
+        return ssrcs
 
     def listen(self, reactor: Any, protocol: DatagramProtocol, interface: str,
                now: float = 0.0) -> Any:

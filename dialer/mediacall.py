@@ -57,8 +57,9 @@ class MediaCall:
             log.error("call not placed: %s", reason)
             return succeed(CallResult(self.call_id, Outcome.TRANSPORT_FAILURE.value, 0, reason,
                                       "local", self.dialer.clock.seconds()))
-        settings = self.dialer.call_settings(self.target, self._rtp.getHost().port,
-                                             self.call_id)
+        port = self._rtp.getHost().port
+        self.media.refused_ssrcs = self.dialer.ports.refused_on(port, self.dialer.clock.seconds())
+        settings = self.dialer.call_settings(self.target, port, self.call_id)
         self.runner = self.dialer.endpoint.place_call(
             settings, on_answered=self._answered, on_early_media=self._point_media,
             on_digit=self._info_digit, on_media_changed=self._point_media,

@@ -10,7 +10,6 @@ no shared placeholder patched per call.
 from __future__ import annotations
 
 import logging
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,10 +26,9 @@ from dialer.sipactions import T1, Address, CallSettings, Credentials, SetTimer
 from dialer.sipconnect import TlsSettings, attach
 from dialer.siptransport import Transport
 from dialer.sipudp import CallResult, RegistrationRunner, SipEndpoint
+from dialer.strays import HeldPort
 
 log = logging.getLogger(__name__)
-LEFT_MEDIA_GRACE_S = 5.0  # a left call's port after its BYE or CANCEL was answered
-LEFT_MEDIA_HOLD_S = 600.0  # ... after it went unanswered: the callee may still send
 UNANSWERED = frozenset({"BYE unanswered", "CANCEL unanswered", "no 487 after CANCEL"})
 
 
@@ -108,12 +106,12 @@ class Dialer:
 
     def end_left_dialog(self, record: DialogRecord) -> Deferred[CallResult]:
         """End a call a dead process left up, from its record: CANCEL if it was ringing,
-        BYE if answered. Its RTP port is held from every new call until it has ended,
-        and for `LEFT_MEDIA_GRACE_S` more (its last packets); for `LEFT_MEDIA_HOLD_S` if
-        the callee never answered our BYE or CANCEL."""
+        BYE if answered. Its RTP port is held from every new call until it has ended and
+        its media has stopped coming (`dialer/strays.py`)."""
         call = resumed(record, self.call_settings(DEFAULT_TARGET, record.media_port),
                        self.endpoint.ids)
-        self.ports.quarantine(record.media_port, math.inf)
+        held = HeldPort(self.reactor, self.clock, self.ports, record.media_port,
+                        self.config.bind, call.call_id)
         runner = self.endpoint.adopt(call)
         log.warning("call %s: left up by a dead process; %s", call.call_id,
                     "BYE" if record.answered else "CANCEL")
@@ -121,11 +119,9 @@ class Dialer:
         runner.hangup()
 
         def ended(result: CallResult) -> CallResult:
-            unanswered = result.reason in UNANSWERED
-            hold = LEFT_MEDIA_HOLD_S if unanswered else LEFT_MEDIA_GRACE_S
-            self.ports.quarantine(record.media_port, self.clock.seconds() + hold)
-            log.info("call %s: left dialog ended (%s %s); port %d held %g s", call.call_id,
-                     result.code, result.reason, record.media_port, hold)
+            held.ended(unanswered=result.reason in UNANSWERED)
+            log.info("call %s: left dialog ended (%s %s); port %d held until its media "
+                     "stops", call.call_id, result.code, result.reason, record.media_port)
             return result
 
         return runner.done.addCallback(ended)
