@@ -12,18 +12,18 @@ from prometheus_client.registry import Collector
 from dialer.rtcpsession import RtcpSummary
 
 
-class _Dropped(Collector):
-    """The SIP endpoint's `dropped` counts, read when scraped: the endpoint counts in a
-    plain dict (no Prometheus on the datagram path) and stays testable without it."""
+class _Counts(Collector):
+    """Counts kept in a plain dict by their owner, read when scraped: the SIP endpoint's
+    `dropped` (no Prometheus on the datagram path) and the recogniser pool's restarts and
+    lost turns (counted under its own lock, in its own threads)."""
 
-    def __init__(self, counts: Callable[[], Mapping[str, int]]) -> None:
-        self.counts = counts
+    def __init__(self, name: str, text: str,
+                 counts: Callable[[], Mapping[str, int]]) -> None:
+        self.name, self.text, self.counts = name, text, counts
 
     def collect(self) -> Iterable[Metric]:
-        family = CounterMetricFamily(
-            "huifang_sip_dropped", "SIP datagrams that changed nothing, by reason "
-            "(damaged, foreign_source, no_transaction, ...)", labels=["reason"])
-        for reason, count in sorted(self.counts().items()):
+        family = CounterMetricFamily(self.name, self.text, labels=["reason"])
+        for reason, count in sorted(dict(self.counts()).items()):
             family.add_metric([reason], count)
         yield family
 
@@ -82,4 +82,17 @@ class Metrics:
     def watch_sip_drops(self, counts: Callable[[], Mapping[str, int]]) -> None:
         """Export a SIP endpoint's drop counts: `metrics.watch_sip_drops(lambda:
         dialer.endpoint.dropped)`. Once per registry."""
-        self.registry.register(_Dropped(counts))
+        self.registry.register(_Counts(
+            "huifang_sip_dropped", "SIP datagrams that changed nothing, by reason "
+            "(damaged, foreign_source, no_transaction, ...)", counts))
+
+    def watch_recognisers(self, restarts: Callable[[], Mapping[str, int]],
+                          turns_lost: Callable[[], Mapping[str, int]]) -> None:
+        """Export a recogniser process pool's counts (`ProcessRecognitionPool.restarts`
+        and `.turns_lost`, by reason: died, hung, start, backlog). Once per registry."""
+        self.registry.register(_Counts(
+            "huifang_recogniser_restarts", "Recogniser worker processes replaced, by why",
+            restarts))
+        self.registry.register(_Counts(
+            "huifang_recognition_turns_lost", "Answers whose audio a recogniser worker "
+            "lost (asked again), by why", turns_lost))

@@ -295,7 +295,20 @@ class ProcessRecognitionPool:
         conn.close()
 
     def _received(self, worker: Worker, message: bytes) -> None:
+        """One message of the worker's: results settle their Futures after the lock is let
+        go; those read before a damaged part of the message are settled even so (then the
+        error goes to the reader, which replaces the worker and fails the rest)."""
         done: list[Callable[[], None]] = []
+        try:
+            self._take(worker, message, done)
+        finally:
+            for call in done:
+                try:
+                    call()
+                except Exception:
+                    log.exception("recognition: a partial's or result's handler failed")
+
+    def _take(self, worker: Worker, message: bytes, done: list[Callable[[], None]]) -> None:
         with self._lock:
             if not worker.alive:
                 return
@@ -330,11 +343,6 @@ class ProcessRecognitionPool:
                     else:
                         error = RecognitionError(bytes(payload).decode(errors="replace"))
                         done.append(functools.partial(settle, owed.future, error=error))
-        for call in done:
-            try:
-                call()
-            except Exception:
-                log.exception("recognition: a partial's or result's handler failed")
 
     def _lost(self, worker: Worker, why: str, reason: str) -> None:
         """A worker died or hung: its Futures fail, its streams move on, it is replaced."""
@@ -389,7 +397,10 @@ class ProcessRecognitionPool:
 
     def _watch(self) -> None:
         while not self._stop.wait(self.check_every_s):
-            self.check()
+            try:
+                self.check()
+            except Exception:  # the watchdog outlives a bug in one check
+                log.exception("recognition: the watchdog's check failed; checking on")
 
     def check(self) -> None:
         """Kill and replace a worker that owes a final hypothesis past its deadline, or

@@ -287,6 +287,9 @@ def build_service(settings: Settings, reactor: Any, engine: Engine, *, clock: An
         raise
     dialer = build_dialer(settings, reactor, clock, password)
     metrics.watch_sip_drops(lambda: dialer.endpoint.dropped)
+    if isinstance(recognition, ProcessRecognitionPool):
+        pool = recognition
+        metrics.watch_recognisers(lambda: pool.restarts, lambda: pool.turns_lost)
     campaign = Campaign(
         reactor, engine, campaign_settings(settings), dialer=dialer, workers=workers,
         prepare=prompts.prepare, recognition=recognition,
