@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import logging
 import shutil
+import signal
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
@@ -276,6 +277,10 @@ def _run_campaign(engine: Any, settings: Settings, citizens: Any, console_addres
 
     started.addErrback(failed)
     progress.start()
+    # Ctrl-C stops the demo, as it says, also when it was started from a shell without
+    # job control (a script's `&`): POSIX starts such a child with SIGINT ignored, and
+    # Python and Twisted then leave it so (both demo tests timed out at Ctrl-C that way)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     reactor.run(installSignalHandlers=True)
     progress.stop()
     uas_port.stopListening()
