@@ -2,17 +2,17 @@
 has really stopped.
 
 After a kill -9 the callee (or the carrier's SBC in front of it) goes on sending RTP to
-the port the dead call had, and a restarted process, or another node on the same
-machine, would hand that port to a new call: the new citizen's answers would be taken
-from the dead call's audio (issue 21 measured wrong answers in 8 of 28 such calls). The
-port is bound here, to a listener that only counts what comes (`StrayMedia`), and handed
-out again only when the dialog has ended (our BYE or CANCEL answered) and nothing has
-come to it for `QUIET_S`; after an unanswered BYE not before `UNANSWERED_HOLD_S`; and
-after `HOLD_MAX_S` whatever comes. A port given back while the stray media still comes
-refuses the SSRCs that came to it for `BAN_S` (`PortRange.refuse`): a new call there
-neither hears nor latches to them. A port given back quiet refuses nothing: a callee that
-replays recorded media sends one SSRC in every call, and its next honest call may land on
-that port.
+the port the dead call had, and the process that recovers the call would hand that
+port to a new call: the new citizen's answers would be taken from the dead call's audio
+(issue 21 measured wrong answers in 8 of 28 such calls). Another node on the same host
+is kept off it only by a range of its own (README). The port is bound here, to a
+listener that only counts what comes (`StrayMedia`), and handed out again only when the
+dialog has ended (our BYE or CANCEL answered) and nothing has come to it for `QUIET_S`;
+after an unanswered BYE not before `UNANSWERED_HOLD_S`; and after `HOLD_MAX_S` whatever
+comes. A port given back while the stray media still comes refuses the SSRCs that came
+to it for `BAN_S` (`PortRange.refuse`): a new call there neither hears nor latches to
+them. A port given back quiet refuses nothing: a callee that replays recorded media
+sends one SSRC in every call, and its next honest call may land on that port.
 """
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ class HeldPort:
 
     def __init__(self, reactor: Any, clock: Any, ports: PortRange, port: int,
                  interface: str, call_id: str = "") -> None:
-        self.reactor, self.clock, self.ports = reactor, clock, ports
+        self.clock, self.ports = clock, ports
         self.port, self.call_id = port - port % 2, call_id
         self.stray = StrayMedia(clock)
         self.released = False

@@ -15,6 +15,7 @@ import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -71,13 +72,32 @@ def answered_records(engine: object) -> list[dict[str, object]]:
     return [r for r in records if r["answered"]]
 
 
-def kill_then_restart(tmp_path: Path, sip_port: int, sipp_process: subprocess.Popen[str],
-                      extra: str = "", proxy: str = "") -> None:
+def sqlite_store(tmp_path: Path, citizens: int) -> tuple[str, Any]:
+    """A new SQLite store for `huifang run`, with `citizens` closed tickets to call back."""
     needs_tools()
     url = f"sqlite:///{tmp_path / 'huifang.db'}"
     engine = make_engine(url)
     upgrade(engine)
-    load(engine, tmp_path, [f"1380000{i:04d}" for i in range(1, CALLS + 1)])
+    load(engine, tmp_path, [f"1380000{i:04d}" for i in range(1, citizens + 1)])
+    return url, engine
+
+
+def kill_once_answered(cfg: Path, tmp_path: Path, engine: object, calls: int) -> set[int]:
+    """`huifang run` as node "before" until `calls` calls are answered (their dialogs
+    written down), then kill -9; the RTP ports the dead calls held."""
+    first = start_run(cfg, "before", tmp_path)
+    try:
+        wait_until(lambda: len(answered_records(engine)) == calls, 90,
+                   f"{calls} calls answered, their dialogs written down")
+    finally:
+        first.send_signal(signal.SIGKILL)
+        first.wait(30)
+    return {int(r["media_port"]) for r in answered_records(engine)}  # type: ignore[call-overload]
+
+
+def kill_then_restart(tmp_path: Path, sip_port: int, sipp_process: subprocess.Popen[str],
+                      extra: str = "", proxy: str = "") -> None:
+    url, engine = sqlite_store(tmp_path, CALLS)
     first_cfg = config(tmp_path, url, sip_port, "before", extra)
     # a trunk's SIP port is fixed (5060): the restarted process is where the dead one was
     text = first_cfg.read_text(encoding="utf-8").replace("lease_s = 10", "lease_s = 300") \
@@ -85,14 +105,7 @@ def kill_then_restart(tmp_path: Path, sip_port: int, sipp_process: subprocess.Po
     if proxy:
         text = text.replace('bind = "127.0.0.1"\n', f'bind = "127.0.0.1"\n{proxy}\n', 1)
     first_cfg.write_text(text, encoding="utf-8")
-    first = start_run(first_cfg, "before", tmp_path)
-    try:
-        wait_until(lambda: len(answered_records(engine)) == CALLS, 90,
-                   "both calls answered, their dialogs written down")
-    finally:
-        first.send_signal(signal.SIGKILL)
-        first.wait(30)
-    held = {int(r["media_port"]) for r in answered_records(engine)}  # type: ignore[call-overload]
+    held = kill_once_answered(first_cfg, tmp_path, engine, CALLS)
     assert sipp_process.poll() is None  # the calls are still up at the callee
     with engine.connect() as conn:
         attempts_before = dict(conn.execute(select(Callback.id, Callback.attempts)).all())

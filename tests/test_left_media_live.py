@@ -27,15 +27,14 @@ import pytest
 from sqlalchemy import select
 
 from store.campaign_models import CallAttempt
-from store.db import make_engine, upgrade
 from store.enums import AttemptStatus, EvaluationSource, Resolved, Satisfaction
 from store.models import Evaluation
 from tests.campaign_support import wait_until
 from tests.conftest import need
 from tests.peers import SCENARIOS, free_udp_port
 from tests.rtp_pcap import Rtp, stream, write_pcap
-from tests.test_left_dialogs_live import answered_records
-from tests.test_service import config, load, needs_tools, start_run, stop_run
+from tests.test_left_dialogs_live import kill_once_answered, sqlite_store
+from tests.test_service import config, start_run, stop_run
 
 DEAD_CALLS = 2
 CITIZENS = 6
@@ -94,25 +93,14 @@ def trunk(cfg: Path, sip_port: int, low: int) -> None:
 
 @pytest.mark.timeout(400)
 def test_after_kill_9_new_calls_never_hear_the_dead_calls_media(tmp_path: Path) -> None:
-    needs_tools()
-    url = f"sqlite:///{tmp_path / 'huifang.db'}"
-    engine = make_engine(url)
-    upgrade(engine)
-    load(engine, tmp_path, [f"1380000{i:04d}" for i in range(1, CITIZENS + 1)])
+    url, engine = sqlite_store(tmp_path, CITIZENS)
     sip_port, low = free_udp_port(), free_udp_port(span=10)
     low += low % 2
     port, sipp = callee(tmp_path)
     try:
         cfg = config(tmp_path, url, port, "before")
         trunk(cfg, sip_port, low)
-        first = start_run(cfg, "before", tmp_path)
-        try:
-            wait_until(lambda: len(answered_records(engine)) == DEAD_CALLS, 90,
-                       "the first two calls answered")
-        finally:
-            first.send_signal(signal.SIGKILL)
-            first.wait(30)
-        dead = {int(r["media_port"]) for r in answered_records(engine)}  # type: ignore[call-overload]
+        dead = kill_once_answered(cfg, tmp_path, engine, DEAD_CALLS)
         assert not _answers(engine)  # killed before either was asked anything
         second = start_run(cfg, "after", tmp_path)  # another name: known by its pid
         try:
