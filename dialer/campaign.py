@@ -25,7 +25,7 @@ import logging
 import math
 import socket
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
@@ -43,7 +43,7 @@ from dialer.leftdialog import DialogRecord
 from dialer.metrics import Metrics
 from dialer.outcome_of import call_quality, stored_value, ticket_outcome
 from dialer.processes import this_process
-from dialer.recovery import Recovery, end_left_calls, recover_claims
+from dialer.recovery import Recovery, check_media_ports, end_left_calls, recover_claims
 from dialer.trunk import Dialer
 from dialer.windows import TRUNK_FAILURES, CallingWindows, RetryPolicy, first_due, next_attempt
 from dialer.workers import Workers
@@ -130,7 +130,8 @@ class Campaign:
         self.trunk_ok_at = 0.0
         self.finished: Deferred[None] = Deferred()
         self.on_call_done: Callable[[CallReport], None] = lambda _: None
-        self.process = this_process()
+        self.process = replace(this_process(),
+                               media_ports=(dialer.ports.low, dialer.ports.high))
         self.left_calls: list[Deferred[Any]] = []  # hanging up calls a dead dialer left up
 
     # -- threads --------------------------------------------------------------------------
@@ -161,6 +162,7 @@ class Campaign:
     @inlineCallbacks
     def start(self) -> Any:
         node, now = self.settings.node, self.now()
+        yield self._db(check_media_ports, self.engine, node, self.process)
         found: Recovery = yield self._db(recover_claims, self.engine, now, node,
                                          self.process, restarting=True)
         recovered = found.recovered
@@ -170,6 +172,7 @@ class Campaign:
         self.left_calls.extend(end_left_calls(self.dialer, found.left))
         yield self._db(state.node_seen, self.engine, node, now, 0, "running", True,
                        self.process)
+        yield self._db(check_media_ports, self.engine, node, self.process, now)
         yield self._db(self.plan)
         if self.stopping:  # stopped while starting: no jobs
             return

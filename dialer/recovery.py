@@ -10,6 +10,12 @@ On start and at every heartbeat (`recover_claims`, blocking, on the store thread
 Then, on the reactor (`end_left_calls`), each such call is hung up from its record
 (CANCEL while ringing, BYE once answered) and its RTP port held back from new calls
 until it has ended: a dead call's media never reaches a new call.
+
+That holds only if no other live process of this host may hand out the same ports: one
+that does could give a dead call's port to a new call before its own heartbeat finds the
+dead process. So a process refuses to start while another live one of its host holds an
+overlapping `trunk.rtp_ports` (`check_media_ports`, before recovery and again once
+registered, when of two started at once the later one gives way).
 """
 
 from __future__ import annotations
@@ -26,9 +32,10 @@ from twisted.python.failure import Failure
 from dialer.leftdialog import DialogRecord, DialogRecordError
 from dialer.processes import alive
 from dialer.trunk import Dialer
+from store import campaign as state
 from store.callbacks import Recovered, recover
 from store.campaign import Process
-from store.dialogs import LeftDialog, dead_nodes, left_dialogs
+from store.dialogs import LeftDialog, PortsHolder, dead_nodes, left_dialogs, sharing_ports
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +56,34 @@ def recover_claims(engine: Engine, now: datetime, node: str, process: Process,
     left = left_dialogs(engine, now, mine)
     recovered = recover(engine, now, node if restarting else None, dead)
     return Recovery(recovered, dead, left)
+
+
+class PortsShared(RuntimeError):
+    """Another live dialer process of this host holds some of this one's RTP ports."""
+
+    def __init__(self, node: str, ports: tuple[int, int], holders: list[PortsHolder]) -> None:
+        self.node, self.ports, self.holders = node, ports, holders
+        others = "; ".join(f"node {h.node} (pid {h.pid}) {h.low}-{h.high}" for h in holders)
+        super().__init__(
+            f"trunk.rtp_ports {ports[0]}-{ports[1]} of node {node} overlap those of a dialer "
+            f"running on this host: {others}. A port a dead call still streams to could be "
+            "handed to the other's new call; give each node of a host its own range")
+
+
+def check_media_ports(engine: Engine, node: str, process: Process,
+                      registered_at: datetime | None = None) -> None:
+    """Blocking. PortsShared if a live process of this host holds RTP ports overlapping
+    this one's. Once this node is registered (`registered_at`), only a process registered
+    before it counts, and this node is marked stopped before it gives way."""
+    if process.media_ports is None:
+        return
+    holders = sharing_ports(engine, process.host, node, *process.media_ports, alive)
+    if registered_at is not None:
+        holders = [h for h in holders if (h.started_at, h.node) < (registered_at, node)]
+    if holders:
+        if registered_at is not None:
+            state.node_seen(engine, node, registered_at, 0, "stopped")
+        raise PortsShared(node, process.media_ports, holders)
 
 
 def end_left_calls(dialer: Dialer, left: list[LeftDialog]) -> list[Deferred[Any]]:

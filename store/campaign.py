@@ -81,6 +81,7 @@ class Process:
     host: str
     pid: int
     start: str | None  # the pid's start time, as the system gives it (pids are reused)
+    media_ports: tuple[int, int] | None = None  # its RTP port range, both ends included
 
 
 def node_seen(engine: Engine, node: str, now: datetime, calls: int, state_: str = "running",
@@ -93,7 +94,9 @@ def node_seen(engine: Engine, node: str, now: datetime, calls: int, state_: str 
                 node=node, started_at=now, seen_at=now, calls_in_progress=calls,
                 state=state_, host=process.host if process else None,
                 pid=process.pid if process else None,
-                process_start=process.start if process else None))
+                process_start=process.start if process else None,
+                rtp_low=process.media_ports[0] if process and process.media_ports else None,
+                rtp_high=process.media_ports[1] if process and process.media_ports else None))
         else:
             conn.execute(update(DialerNode).where(DialerNode.node == node).values(
                 seen_at=now, calls_in_progress=calls, state=state_))

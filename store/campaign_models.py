@@ -183,3 +183,6 @@ class DialerNode(Base):
     host: Mapped[str | None] = mapped_column(String(100))
     pid: Mapped[int | None] = mapped_column(Integer)
     process_start: Mapped[str | None] = mapped_column(String(40))
+    # its RTP ports (inclusive): no two live processes of one host may share any
+    rtp_low: Mapped[int | None] = mapped_column(Integer)
+    rtp_high: Mapped[int | None] = mapped_column(Integer)

@@ -5,7 +5,10 @@ crash the process that recovers the attempts reads them back (`left_dialogs`) be
 `recover` closes them, and ends each call. A process started again on the same host
 finds the processes that died there (`dead_nodes`) by their pid and its start time,
 whatever their names, so that their claims come back at once instead of after the
-lease. Nothing here knows what a dialog record says: it is the dialer's text.
+lease. Two live processes of one host must not share RTP ports (`sharing_ports`): the
+port of a call one of them left up when it died could be handed by the other to a new
+call before it knows the first is dead. Nothing here knows what a dialog record says: it
+is the dialer's text.
 """
 
 from __future__ import annotations
@@ -78,3 +81,31 @@ def dead_nodes(engine: Engine, host: str, own: str, now: datetime,
                          .values(state="dead", seen_at=now, calls_in_progress=0))
             log.warning("dialer processes gone from %s: %s", host, ", ".join(gone))
     return gone
+
+
+@dataclass(frozen=True)
+class PortsHolder:
+    """A live process of this host whose RTP ports overlap ours."""
+
+    node: str
+    pid: int
+    low: int
+    high: int
+    started_at: datetime
+
+
+def sharing_ports(engine: Engine, host: str, own: str, low: int, high: int,
+                  alive: Callable[[int, str | None], bool]) -> list[PortsHolder]:
+    """The dialer processes of `host`, other than `own`, marked running, alive (`alive(pid,
+    process_start)`) and holding an RTP range that overlaps `low`–`high`: oldest first. A
+    node that registered no range (an older version) cannot be judged and is left out."""
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(DialerNode.node, DialerNode.pid, DialerNode.process_start,
+                   DialerNode.rtp_low, DialerNode.rtp_high, DialerNode.started_at)
+            .where(DialerNode.host == host, DialerNode.node != own,
+                   DialerNode.state == "running", DialerNode.pid.is_not(None),
+                   DialerNode.rtp_low <= high, DialerNode.rtp_high >= low)
+            .order_by(DialerNode.started_at, DialerNode.node)).all()
+    return [PortsHolder(r.node, int(r.pid), int(r.rtp_low), int(r.rtp_high), r.started_at)
+            for r in rows if alive(int(r.pid), r.process_start)]

@@ -60,6 +60,7 @@ class Running:
     ports: list[Any]
     dialer: Dialer
     workers: Workers
+    started: list[Any] = field(default_factory=list)  # what `Campaign.start` gave, once it has
 
     def stop(self) -> None:
         def go() -> Any:
@@ -99,8 +100,9 @@ def start_campaign(engine: Engine, citizens: dict[str, Citizen], tmp_path: Path,
             reactor, engine, settings, dialer=dialer, workers=workers,
             prepare=short_prompts, recognition=recognition or pool(),
             session=session or SessionSettings(no_input_s=2.0), now=clock)
-        campaign.start()
-        return Running(campaign, simulator, [uas], dialer, workers)
+        running = Running(campaign, simulator, [uas], dialer, workers)
+        campaign.start().addBoth(running.started.append)
+        return running
 
     return on_reactor(go)
 

@@ -6,13 +6,14 @@ from __future__ import annotations
 import getpass
 import json
 import signal
+import sys
 from dataclasses import asdict
 from typing import Any
 
 import click
 from twisted.internet.error import CannotListenError
 
-from huifang.cli.app import App, fail, out, pass_app
+from huifang.cli.app import EXIT_ERROR, App, err, fail, out, pass_app
 from huifang.service import RecognitionUnavailable, build_service, local_now
 from prompts.catalog import PromptError
 from prompts.tts import TtsUnavailable
@@ -59,7 +60,9 @@ def run(app: App, password: str, node: str | None) -> None:
     signal.signal(signal.SIGINT, on_signal)
 
     def failed(failure: Any) -> None:
-        out.print(f"[red]campaign failed to start: {failure.getErrorMessage()}[/]")
+        signals["failed"] = 1
+        err.print(f"[bold red]错误 error:[/] campaign failed to start: "
+                  f"{failure.getErrorMessage()}", highlight=False)
         reactor.stop()
 
     started.addErrback(failed)
@@ -71,6 +74,8 @@ def run(app: App, password: str, node: str | None) -> None:
         host = service.console_port.getHost()
         out.print(f"回访质检台 console: http://{host.host}:{host.port}/", highlight=False)
     reactor.run(installSignalHandlers=False)
+    if signals.get("failed"):
+        sys.exit(EXIT_ERROR)
 
 
 @click.group()
