@@ -21,6 +21,7 @@ from store.db import make_engine, upgrade
 from store.dialogs import sharing_ports
 from tests.campaign_support import NOW, Clock, start_campaign, wait_until
 from tests.peers import free_udp_port
+from tests.test_service import config, start_run
 
 ME = Process("h1", os.getpid(), start_of(os.getpid()), (30000, 30099))
 
@@ -102,8 +103,6 @@ def test_a_campaign_on_ports_a_live_one_holds_does_not_start(sqlite_engine: Engi
 
 
 def test_huifang_run_on_a_live_nodes_ports_exits_with_the_reason(tmp_path: Path) -> None:
-    from tests.test_service import config, start_run  # noqa: PLC0415 - the service's own
-
     url = f"sqlite:///{tmp_path / 'huifang.db'}"
     cfg = config(tmp_path, url, 9, "second")
     low, high = (int(p) for p in cfg.read_text().split('rtp_ports = "')[1].split('"')[0]
