@@ -425,15 +425,18 @@ class PortRange:
             return frozenset()
         return ssrcs
 
+    def free(self, now: float) -> list[int]:
+        """The even ports of the range, in this turn's order, that no quarantine holds at
+        `now` (whether some other process has bound one is for the caller to find)."""
+        for port in [p for p, t in self.held.items() if t <= now]:
+            del self.held[port]
+        return [p for p in self.candidates() if p not in self.held]
+
     def listen(self, reactor: Any, protocol: DatagramProtocol, interface: str,
                now: float = 0.0) -> Any:
         """Bind `protocol` to the first free port of the range that is not held in
         quarantine at `now`; None if all are taken."""
-        for until in [p for p, t in self.held.items() if t <= now]:
-            del self.held[until]
-        for port in self.candidates():
-            if port in self.held:
-                continue
+        for port in self.free(now):
             try:
                 return reactor.listenUDP(port, protocol, interface=interface)
             except (OSError, CannotListenError):  # twisted's is not an OSError

@@ -20,12 +20,12 @@ from __future__ import annotations
 import logging
 import random
 import secrets
+import socket
 import statistics
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from twisted.internet.error import CannotListenError
 from twisted.internet.protocol import DatagramProtocol
 
 from dialer import rtcp
@@ -248,14 +248,42 @@ def listen_pair(ports: PortRange, reactor: Any, rtp: DatagramProtocol,
                 ) -> tuple[Any, Any] | None:
     """An even RTP port of the range (as `PortRange.listen` hands them out: none held in
     quarantine) and the odd one above it for RTCP (RFC 3550 §11), bound together; None
-    when no pair is free."""
-    for _ in range(len(range(ports.low + ports.low % 2, ports.high + 1, 2))):
-        rtp_port = ports.listen(reactor, rtp, interface, now)
-        if rtp_port is None:
-            return None
+    when no pair is free.
+
+    Both sockets are bound before either protocol is given one: a Twisted port stops
+    listening only on a later turn of the reactor, so a protocol whose port was given
+    back because the odd port was taken could not be bound again at once."""
+    family = socket.AF_INET6 if ":" in interface else socket.AF_INET
+    for port in ports.free(now):
+        pair = _bound_pair(family, interface, port)
+        if pair is None:
+            continue
         try:
-            return rtp_port, reactor.listenUDP(rtp_port.getHost().port + 1, rtcp_protocol,
-                                               interface=interface)
-        except (OSError, CannotListenError):  # the odd port is taken: the next pair
-            rtp_port.stopListening()
+            rtp_port = reactor.adoptDatagramPort(pair[0].fileno(), family, rtp)
+            try:
+                return rtp_port, reactor.adoptDatagramPort(pair[1].fileno(), family,
+                                                           rtcp_protocol)
+            except OSError:
+                rtp_port.stopListening()
+                raise
+        finally:  # Twisted holds its own copies of the descriptors
+            for sock in pair:
+                sock.close()
     return None
+
+
+def _bound_pair(family: int, interface: str, port: int
+                ) -> tuple[socket.socket, socket.socket] | None:
+    """`port` and `port + 1` bound on `interface`, non-blocking; None if either is taken."""
+    bound: list[socket.socket] = []
+    try:
+        for number in (port, port + 1):
+            sock = socket.socket(family, socket.SOCK_DGRAM)
+            bound.append(sock)
+            sock.setblocking(False)
+            sock.bind((interface, number))
+    except OSError:
+        for sock in bound:
+            sock.close()
+        return None
+    return bound[0], bound[1]

@@ -200,36 +200,48 @@ def test_a_calls_figures_reach_the_metrics_and_the_attempt() -> None:
 
 
 def test_rtp_and_rtcp_ports_are_bound_as_a_pair() -> None:
-    from twisted.internet.error import CannotListenError
+    """On the real reactor: the odd port above the first even one is someone else's (an
+    ephemeral port of another process, as sipsak's was in the hostile benchmark), so the
+    pair is the next one, and the protocols work there. Binding RTP first and giving it
+    back raised AssertionError: a Twisted port lets go of its protocol a turn later."""
+    import socket
 
     from dialer.media import PortRange
     from dialer.rtcpsession import listen_pair
+    from tests.campaign_support import wait_until
+    from tests.peers import free_udp_port, on_reactor, reactor
 
-    class Port:
-        def __init__(self, number: int) -> None:
-            self.number, self.open = number, True
+    class Heard(DatagramProtocol):
+        def __init__(self) -> None:
+            self.got: list[bytes] = []
 
-        def getHost(self) -> object:
-            return type("Host", (), {"port": self.number})()
+        def datagramReceived(self, datagram: bytes, addr: object) -> None:
+            self.got.append(datagram)
 
-        def stopListening(self) -> None:
-            self.open = False
-
-    class Reactor:
-        def __init__(self, taken: set[int]) -> None:
-            self.taken, self.ports = taken, list[Port]()
-
-        def listenUDP(self, port: int, _: object, interface: str) -> Port:
-            if port in self.taken:
-                raise CannotListenError(interface, port, OSError("in use"))
-            self.ports.append(Port(port))
-            return self.ports[-1]
-
-    reactor = Reactor({20001})  # the odd port above 20000 is someone else's
-    pair = listen_pair(PortRange(20000, 20005), reactor, DatagramProtocol(),
-                       DatagramProtocol(), "127.0.0.1")
-    assert pair is not None and (pair[0].number, pair[1].number) == (20002, 20003)
-    assert [(p.number, p.open) for p in reactor.ports] == [
-        (20000, False), (20002, True), (20003, True)]  # 20000 given back
-    assert listen_pair(PortRange(20000, 20003), Reactor({20001, 20003}), DatagramProtocol(),
-                       DatagramProtocol(), "127.0.0.1") is None
+    low = free_udp_port(8)
+    low += low % 2
+    other = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    other.bind(("127.0.0.1", low + 1))
+    rtp, rtcp_heard = Heard(), Heard()
+    try:
+        pair = on_reactor(lambda: listen_pair(PortRange(low, low + 5), reactor, rtp,
+                                              rtcp_heard, "127.0.0.1"))
+        assert pair is not None
+        assert [p.getHost().port for p in pair] == [low + 2, low + 3]
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:  # low is free again
+            probe.bind(("127.0.0.1", low))
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as peer:
+            peer.sendto(b"rtp", ("127.0.0.1", low + 2))
+            peer.sendto(b"rtcp", ("127.0.0.1", low + 3))
+            wait_until(lambda: rtp.got == [b"rtp"] and rtcp_heard.got == [b"rtcp"], 10,
+                       "both ports heard")
+        taken = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)  # now no pair is free
+        taken.bind(("127.0.0.1", low + 5))
+        try:
+            assert on_reactor(lambda: listen_pair(PortRange(low, low + 5), reactor, Heard(),
+                                                  Heard(), "127.0.0.1")) is None
+        finally:
+            taken.close()
+        on_reactor(lambda: [p.stopListening() for p in pair])
+    finally:
+        other.close()
