@@ -190,15 +190,21 @@ def main() -> int:
     poll = LoopingCall(sample)
     attack_rate = float(os.environ.get("HUIFANG_BENCH_ATTACK_RATE", "0"))
     attacker = None
+    tools = None
 
     def started(_: Any) -> None:
-        nonlocal attacker
+        nonlocal attacker, tools
         poll.start(0.5)
         if attack_rate > 0:  # forged SIP at the service's SIP port during the campaign
             from tests.attacker import AttackerProcess
 
             attacker = AttackerProcess(url, service.dialer.local, attack_rate)
             attacker.start()
+        if os.environ.get("HUIFANG_BENCH_SIP_TOOLS") == "1":  # sipvicious and sipsak too
+            from bench.sip_tools import SipToolsAttack
+
+            tools = SipToolsAttack(*service.dialer.local)
+            tools.start()
 
     service.start().addCallback(started)
     reactor.callLater(3600, reactor.stop)
@@ -206,6 +212,7 @@ def main() -> int:
     cpu = time.process_time() - cpu0
     if attacker is not None:
         attacker.stop()
+    tools_report = tools.stop() if tools is not None else None
     sipp_cpu = sum(cpu_of(p.pid) for p in peers)
     for p in peers:
         p.kill()
@@ -242,7 +249,7 @@ def main() -> int:
         "sipp_cpu_s": round(sipp_cpu, 1),
         "max_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "attack": {"rate_per_s": attack_rate, "datagrams": attacker.sent if attacker else 0,
-                   "dropped": dict(service.dialer.endpoint.dropped)},
+                   "dropped": dict(service.dialer.endpoint.dropped), "tools": tools_report},
     }
     OUT.mkdir(exist_ok=True)
     out = os.environ.get("HUIFANG_BENCH_OUT", "campaign.json")

@@ -2,7 +2,9 @@
 once while an attacker on the trunk side fires forged SIP at the service's SIP port
 (`tests/attacker.py`: about 140 datagrams a second, as the attack run of the
 issue had it, aimed at the live calls by Call-ID, tags, branch and CSeq from another
-address, plus blind garbage). Reports calls lost to the attack (answered calls that did
+address, plus blind garbage), and with Debian's sipvicious (svmap, svwar) and sipsak in
+rounds beside it (`bench/sip_tools.py`; left out, and said so, where they are not
+installed). Reports calls lost to the attack (answered calls that did
 not complete, beyond those of the peaceful run; target 0), the drops by reason, and the
 CPU of both runs. HUIFANG_BENCH_CALLBACKS (150), HUIFANG_BENCH_CHANNELS (30) and
 HUIFANG_BENCH_ATTACK_RATE (140) change the size. Writes bench/out/hostile_sip.json."""
@@ -16,12 +18,15 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from bench import sip_tools
+
 OUT = Path(__file__).parent / "out"
 NOT_COMPLETED = ("media_failure", "hung_up_early", "unclear", "failed", "interrupted")
 
 
-def run(rate: float, name: str) -> dict[str, Any]:
+def run(rate: float, name: str, tools: bool = False) -> dict[str, Any]:
     env = {**os.environ, "HUIFANG_BENCH_ATTACK_RATE": str(rate),
+           "HUIFANG_BENCH_SIP_TOOLS": "1" if tools else "0",
            "HUIFANG_BENCH_OUT": name,
            "HUIFANG_BENCH_CALLBACKS": os.environ.get("HUIFANG_BENCH_CALLBACKS", "150"),
            "HUIFANG_BENCH_CHANNELS": os.environ.get("HUIFANG_BENCH_CHANNELS", "30")}
@@ -36,8 +41,11 @@ def lost(result: dict[str, Any]) -> int:
 
 def main() -> int:
     rate = float(os.environ.get("HUIFANG_BENCH_ATTACK_RATE", "140"))
+    missing = sip_tools.available()
+    if missing:
+        print(f"not installed, left out of the attack: {', '.join(missing)}", file=sys.stderr)
     peace = run(0, "hostile_peace.json")
-    attack = run(rate, "hostile_attack.json")
+    attack = run(rate, "hostile_attack.json", tools=not missing)
     report = {
         "callbacks": peace["callbacks"], "channels": peace["channels"],
         "attack_datagrams": attack["attack"]["datagrams"], "attack_rate_per_s": rate,
@@ -47,6 +55,7 @@ def main() -> int:
         "calls_lost_to_the_attack": max(0, lost(attack) - lost(peace)),
         "outcomes": {"peace": peace["outcomes"], "attack": attack["outcomes"]},
         "dropped_by_reason": attack["attack"]["dropped"],
+        "sip_tools": attack["attack"].get("tools") or f"not installed: {missing}",
         "cpu_s": {"peace": peace["cpu_s"], "attack": attack["cpu_s"]},
         "cpu_attack_over_peace": round(attack["cpu_s"] / peace["cpu_s"], 2)
         if peace["cpu_s"] else None,
