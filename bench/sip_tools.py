@@ -3,7 +3,10 @@ half of issue 21's attack run that was not hand-written. Each round runs, each b
 `timeout`: sipvicious's `svmap` (OPTIONS and INVITE scans), `svwar` (extension
 enumeration by REGISTER, INVITE and OPTIONS) and `sipsak` (a flood of OPTIONS, and its
 random mode, which sends a request with characters trashed until no answer comes).
-Loopback only: the target is the service's own address."""
+Loopback only: the target is the service's own address. sipvicious scans from 127.0.0.2,
+a host the service never called (a stranger on the Internet); sipsak cannot choose its
+address and comes from 127.0.0.1, the callees' host (an attacker inside the trunk's
+network)."""
 
 from __future__ import annotations
 
@@ -22,16 +25,18 @@ def available() -> list[str]:
     return [t for t in TOOLS if shutil.which(t) is None]
 
 
+STRANGER = "127.0.0.2"
+
+
 def commands(host: str, port: int) -> list[tuple[str, list[str]]]:
     uri = f"sip:100@{host}:{port}"
-    p = str(port)
+    scan = ["-p", str(port), "-b", STRANGER]
     return [
-        ("svmap OPTIONS", ["svmap", "-p", p, host]),
-        ("svmap INVITE", ["svmap", "-p", p, "-m", "INVITE", host]),
-        ("svwar REGISTER", ["svwar", "-p", p, "-e", "100-999", "--force", host]),
-        ("svwar INVITE", ["svwar", "-p", p, "-e", "100-999", "-m", "INVITE", "--force",
-                          host]),
-        ("svwar OPTIONS", ["svwar", "-p", p, "-e", "100-999", "-m", "OPTIONS", "--force",
+        ("svmap OPTIONS", ["svmap", *scan, host]),
+        ("svmap INVITE", ["svmap", *scan, "-m", "INVITE", host]),
+        ("svwar REGISTER", ["svwar", *scan, "-e", "100-999", "--force", host]),
+        ("svwar INVITE", ["svwar", *scan, "-e", "100-999", "-m", "INVITE", "--force", host]),
+        ("svwar OPTIONS", ["svwar", *scan, "-e", "100-999", "-m", "OPTIONS", "--force",
                            host]),
         ("sipsak flood", ["sipsak", "-F", "-e", str(FLOOD), "-s", uri]),
         ("sipsak random", ["sipsak", "-R", "-t", "100", "-s", uri]),

@@ -44,6 +44,7 @@ class Drop:
     REACK_LIMIT = "reack_limit"  # more 200 retransmissions than any callee sends
     FORK = "fork"  # a 200 of another dialog already ACKed and BYEd, or too many
     WRONG_TAGS = "wrong_tags"  # an ACK of no dialog
+    STRANGER = "stranger"  # a request of no call from a host that is not the trunk's
 
 
 def dialog_parts(response: SipMessage, default_target: str

@@ -7,7 +7,10 @@ reason in `SipEndpoint.dropped`, and logged as a summary at most once every
 `DROP_LOG_S` seconds: a flood of forged datagrams neither disturbs a call nor fills the
 disk, and no datagram's bytes (which may hold a phone number) reach the log. OPTIONS is
 answered so that trunks that keep-alive see us alive; requests for calls we do not know
-get 481.
+get 481. Both only for the trunk's hosts when `trusted` is set (the dialer sets it: its
+proxy, registrar and `accept_from`, and every host it has sent an INVITE to): a
+stranger's request of no call is dropped unanswered, so scanners find nothing and forged
+sources get nothing reflected.
 """
 
 from __future__ import annotations
@@ -232,6 +235,8 @@ class SipEndpoint(DatagramProtocol):
         self.sent = 0
         self._unlogged: dict[str, int] | None = None  # drops since the last log line
         self.streams: Streams | None = None  # TCP and TLS (dialer/siptcp.py), when set
+        # hosts whose requests of no call are answered (OPTIONS 200, else 481); None: any
+        self.trusted: set[str] | None = None
 
     @property
     def garbled(self) -> int:
@@ -276,6 +281,8 @@ class SipEndpoint(DatagramProtocol):
                             on_media_changed, on_dialog, started=self.clock.seconds())
         actions = call.step(Start())
         self.calls[call.call_id] = runner
+        if self.trusted is not None:
+            self.trusted.add(call.next_hop[0])
         for action in actions:
             runner.run(action)
         runner.note_dialog()
@@ -333,6 +340,10 @@ class SipEndpoint(DatagramProtocol):
         """A datagram's message, or one framed off a TCP/TLS connection (`source`: the
         peer as `dialer/siptcp.py` names it)."""
         runner = self.calls.get(message.call_id)
+        if runner is None and message.is_request and self.trusted is not None \
+                and source[0] not in self.trusted:
+            self.drop(Drop.STRANGER, source, size)
+            return
         if message.is_request and message.method == "OPTIONS" and runner is None:
             reply = response_to(message, 200, "OK", to_tag=self.ids.tag())
             reply.add("Allow", ALLOW)

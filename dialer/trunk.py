@@ -77,6 +77,8 @@ class Dialer:
         self._sip: Any = None
         self._streams: list[Any] = []  # TCP or TLS listening ports
         self._accept_from = tuple(accept_address(a) for a in config.accept_from)
+        self.endpoint.trusted = {host for host, _ in (
+            *self._accept_from, *(a for a in (config.proxy, config.registrar) if a))}
 
     @property
     def local(self) -> Address:

@@ -298,7 +298,7 @@ def test_our_tcp_listener_closes_a_garbled_stream_and_counts_it() -> None:
     stream that is not SIP is closed and counted (huifang_sip_dropped_total)."""
     import socket
 
-    dialer = Dialer(reactor, TrunkConfig(transport=Transport.TCP))
+    dialer = Dialer(reactor, TrunkConfig(transport=Transport.TCP, accept_from=("127.0.0.1",)))
     _, port = on_reactor(dialer.listen)
     options = (f"OPTIONS sip:huifang@127.0.0.1:{port} SIP/2.0\r\n"
                "Via: SIP/2.0/TCP 127.0.0.1:9;branch=z9hG4bKlive\r\nFrom: <sip:t@127.0.0.1>;"

@@ -169,6 +169,28 @@ def test_damaged_unknown_and_options_datagrams() -> None:
     assert transport.sent()[-1].status == 481
 
 
+def test_a_strangers_request_of_no_call_gets_no_answer() -> None:
+    """Once the trunk's hosts are known (the dialer's proxy, registrar, accept_from and
+    every host called), an OPTIONS scan or a request of no call from any other host is
+    dropped unanswered and counted: scanners find nothing, forged sources get nothing."""
+    ep, transport, _ = endpoint()
+    ep.trusted = {"127.0.0.9"}  # the proxy, say
+    options = (b"OPTIONS sip:huifang@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.7:5090;"
+               b"branch=z9hG4bKo1\r\nFrom: <sip:scan@127.0.0.7>;tag=t\r\nTo: <sip:huifang@"
+               b"127.0.0.1>\r\nCall-ID: scan1\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n")
+    stranger = ("127.0.0.7", 5090)
+    for request in (options, options.replace(b"OPTIONS", b"INVITE"),
+                    options.replace(b"OPTIONS", b"REGISTER"), options.replace(b"OPTIONS", b"BYE")):
+        ep.datagramReceived(request, stranger)
+    assert transport.written == [] and ep.dropped == {"stranger": 4}
+    ep.datagramReceived(options, ("127.0.0.9", 5060))  # the trunk's keep-alive
+    assert transport.sent()[-1].status == 200
+    ep.place_call(settings())  # a call to PEER's host makes it the trunk's too
+    assert PEER[0] in ep.trusted
+    ep.datagramReceived(options.replace(b"OPTIONS", b"BYE"), PEER)
+    assert transport.sent()[-1].status == 481 and ep.dropped == {"stranger": 4}
+
+
 def test_ids_never_repeat() -> None:
     ep = SipEndpoint(Clock())
     ep.makeConnection(UdpTransport())  # type: ignore[arg-type]
