@@ -39,7 +39,7 @@ typecheck: venv
 	$(BIN)/mypy
 
 test: system-deps venv lint typecheck
-	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup; status=$$?; \
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup --durations=30; status=$$?; \
 	if [ $$status -eq 5 ]; then echo "pytest collected no tests: that is a failure" >&2; exit 1; fi; \
 	exit $$status
 
