@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from scoring.reasons import reason_rows
 from scoring.report import RATE_NAMES, Report, UnitReport, definitions
 
 FORMAT_VERSION = 1
@@ -37,6 +38,11 @@ def unit_dict(u: UnitReport) -> dict[str, Any]:
         "change": {name: _round(u.change.get(name)) for name in RATE_NAMES},
         "reasons": u.reasons,
     }
+
+
+def reasons_table(report: Report) -> list[dict[str, object]]:
+    """The citizens' reasons by unit and category, as every report shows them."""
+    return reason_rows([(u.info.name, u.reasons) for u in report.units])
 
 
 def report_dict(report: Report) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from matplotlib.patches import Rectangle
 
 from scoring.accuracy import sentence
 from scoring.charts import draw_composite, draw_trend, ranked_in, use_cjk_font
-from scoring.export_json import unit_dict
+from scoring.export_json import reasons_table, unit_dict
 from scoring.notes import definition_lines, thin_note
 from scoring.report import Report
 from scoring.rules import DEFINITION_TERMS, DEFINITIONS_ZH, rules_zh
@@ -171,6 +171,31 @@ def _chart_pages(report: Report) -> list[Figure]:
     return pages
 
 
+def _reason_pages(report: Report) -> list[Figure]:
+    """The citizens' reasons by unit and category, with masked examples, on as many pages
+    as they take; one line saying there were none otherwise."""
+    fig = plt.figure(figsize=A4)
+    pages, y = [fig], 0.96
+    fig.text(0.06, y, "不满意原因（按单位、分类；示例中的号码已遮盖）", fontsize=13, va="top")
+    y -= 0.03
+    rows = reasons_table(report)
+    if not rows:
+        fig.text(0.06, y, "本期没有记录到不满意或未解决的原因。", fontsize=9, va="top")
+    for r in rows:
+        share = "" if r["share"] is None else f"，占已转写 {_pct(r['share'])}"
+        said = "".join(f"「{e}」" for e in r["examples"])  # type: ignore[attr-defined]
+        lines = wrap(f"· {r['unit']}　{r['category']}：{r['count']} 条{share}"
+                     + (f"　{said}" if said else ""), 100)
+        if y - 0.0155 * len(lines) < 0.04:
+            fig = plt.figure(figsize=A4)
+            pages.append(fig)
+            fig.text(0.06, 0.96, "不满意原因（续）", fontsize=13, va="top")
+            y = 0.93
+        fig.text(0.06, y, "\n".join(lines), fontsize=8, va="top", linespacing=1.3)
+        y -= 0.0155 * len(lines) + 0.004
+    return pages
+
+
 def _closing_page(report: Report) -> Figure:
     """Top categories, then the definitions and the rules used, in Chinese."""
     fig = plt.figure(figsize=A4)
@@ -204,7 +229,7 @@ def write_pdf(report: Report, path: Path) -> None:
     use_cjk_font()
     with PdfPages(path) as pdf:
         pdf.infodict()["Title"] = f"回访考核报告 {report.period.label}"
-        figures = [*_ranking_pages(report), *_chart_pages(report)]
+        figures = [*_ranking_pages(report), *_chart_pages(report), *_reason_pages(report)]
         figures.append(_closing_page(report))
         for fig in figures:
             pdf.savefig(fig)

@@ -14,7 +14,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
 from scoring.accuracy import sentence
-from scoring.export_json import unit_dict
+from scoring.export_json import reasons_table, unit_dict
 from scoring.notes import definition_lines
 from scoring.report import Report
 from scoring.rules import DEFINITION_TERMS, DEFINITIONS_ZH, rules_zh
@@ -45,6 +45,8 @@ DETAIL_COLUMNS = [
     ("满意率95%区间", "interval_satisfaction_rate", None)]
 CATEGORY_COLUMNS = [("诉求分类", "category", None), ("不满意或未解决", "negative", None),
                     ("不满意", "unsatisfied", None), ("未解决", "unresolved", None)]
+REASON_COLUMNS = [("单位", "unit", None), ("原因分类", "category", None), ("条数", "count", None),
+                  ("占已转写", "share", PCT), ("示例（号码已遮盖）", "said", None)]
 CARDS = {"red": "红牌", "yellow": "黄牌"}
 HEADER = Font(bold=True)
 FILLS = {"red": PatternFill("solid", fgColor="F4B6B6"), "yellow": PatternFill("solid",
@@ -108,11 +110,18 @@ def write_xlsx(report: Report, path: Path) -> None:
         _sheet(book, f"{group}排名", RANK_COLUMNS, [u for u in units if u["group"] == group])
     _sheet(book, "单位明细", DETAIL_COLUMNS, units)
     _sheet(book, "不满意高频分类", CATEGORY_COLUMNS, list(report.top_categories))
+    _sheet(book, "不满意原因", REASON_COLUMNS,
+           [{**r, "said": examples_text(r["examples"])} for r in reasons_table(report)])
     _sheet(book, "剔除工单", [("工单编号", "ticket_no", None), ("承办单位", "unit", None),
                           ("剔除原因", "reason", None), ("审批人", "approved_by", None),
                           ("审批时间", "approved_at", None)], list(report.excluded))
     _definitions(book, report)
     book.save(path)
+
+
+def examples_text(examples: object) -> str:
+    """A row's example transcripts in one cell: each in 「」, one after another."""
+    return "；".join(f"「{e}」" for e in examples) if isinstance(examples, list) else ""
 
 
 def _definitions(book: Workbook, report: Report) -> None:

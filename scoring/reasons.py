@@ -12,8 +12,9 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Connection, and_, func, select
+from sqlalchemy import Connection, and_, select
 
 from store.campaign_models import CallAttempt, Callback
 from store.enums import ReasonStatus
@@ -99,39 +100,77 @@ def snippet(text: str | None, chars: int = 30) -> str:
     return masked if len(masked) <= chars else masked[:chars].rstrip() + "…"
 
 
+EXAMPLES = 3  # example transcripts per unit and category in the reports
+EXAMPLE_CHARS = 60
+
+
 def reason_counts(conn: Connection, since: datetime, until: datetime,
                   parents: Mapping[int, int | None]) -> dict[int, dict[str, object]]:
     """Per unit (`parents`: unit id -> its parent's), the reasons of the calls placed in
     [since, until) on its tickets and its descendants' (as the report's counts roll up):
-    how many, by category (of the transcribed ones), and how many were not heard
+    how many, by category (of the transcribed ones) with up to `EXAMPLES` of the newest
+    transcripts of each, masked and cut (`snippet`), and how many were not heard
     (未听清), failed or still wait for a transcript. A reason is one per call attempt: a
     ticket called again after reopening can have two."""
     rows = conn.execute(
         select(Ticket.unit_id, CallAttempt.reason_status, CallAttempt.reason_category,
-               func.count())
+               CallAttempt.reason_text)
         .join(Callback, Callback.id == CallAttempt.callback_id)
         .join(Ticket, Ticket.id == Callback.ticket_id)
         .where(and_(CallAttempt.reason_from_s.is_not(None),
                     CallAttempt.reason_to_s.is_not(None)),
                CallAttempt.started_at >= since, CallAttempt.started_at < until)
-        .group_by(Ticket.unit_id, CallAttempt.reason_status, CallAttempt.reason_category)
+        .order_by(CallAttempt.started_at.desc(), CallAttempt.id.desc())
     ).all()
     states = ("done", "empty", "failed", "pending")
     by_status = {u: dict.fromkeys(states, 0) for u in parents}
     by_category: dict[int, dict[str, int]] = {u: {} for u in parents}
-    for unit_id, status, category, n in rows:
+    examples: dict[int, dict[str, list[str]]] = {u: {} for u in parents}
+    for unit_id, status, category, text in rows:
         kind = str(ReasonStatus(status)) if status else str(ReasonStatus.PENDING)
         unit: int | None = int(unit_id)
         seen: set[int] = set()
         while unit is not None and unit in parents and unit not in seen:
             seen.add(unit)
-            by_status[unit][kind] += int(n)
+            by_status[unit][kind] += 1
             if kind == ReasonStatus.DONE:
                 name = category or UNSORTED
-                by_category[unit][name] = by_category[unit].get(name, 0) + int(n)
+                by_category[unit][name] = by_category[unit].get(name, 0) + 1
+                said = examples[unit].setdefault(name, [])
+                if len(said) < EXAMPLES and (shown_text := snippet(text, EXAMPLE_CHARS)):
+                    said.append(shown_text)
             unit = parents[unit]
     return {u: {"reasons": sum(by_status[u].values()), "transcribed": by_status[u]["done"],
                 "categories": dict(sorted(by_category[u].items(),
                                           key=lambda kv: (-kv[1], kv[0]))),
+                "examples": {c: examples[u][c] for c in sorted(
+                    examples[u], key=lambda c: (-by_category[u][c], c))},
                 "unheard": by_status[u]["empty"], "failed": by_status[u]["failed"],
                 "pending": by_status[u]["pending"]} for u in parents}
+
+
+def reason_rows(units: Sequence[tuple[str, Mapping[str, Any]]]) -> list[dict[str, object]]:
+    """The reports' table of reasons: for each (unit name, its `reason_counts` entry) with
+    any, a row per category, most said first (count, share of the transcribed ones, the
+    examples), then 未听清 and 未转写 (failed or still waiting) when there are such: every
+    reason of the period is in some row."""
+    table: list[dict[str, object]] = []
+    for name, said in units:
+        transcribed = int(said.get("transcribed", 0))
+        categories: Mapping[str, int] = said.get("categories", {})
+        examples: Mapping[str, list[str]] = said.get("examples", {})
+        for category, count in categories.items():
+            table.append({"unit": name, "category": category, "count": count,
+                          "share": count / transcribed if transcribed else None,
+                          "examples": list(examples.get(category, []))})
+        unheard = int(said.get("unheard", 0))
+        waiting = int(said.get("failed", 0)) + int(said.get("pending", 0))
+        for category, count in ((UNHEARD, unheard), (UNTRANSCRIBED, waiting)):
+            if count:
+                table.append({"unit": name, "category": category, "count": count,
+                              "share": None, "examples": []})
+    return table
+
+
+UNHEARD = "未听清"
+UNTRANSCRIBED = "未转写"

@@ -140,6 +140,7 @@ def test_the_report_counts_reasons_per_unit_and_category(engine: Engine, seeded:
     report = report_dict(build_report(engine, parse_period(PERIOD), now=NOW))
     units = {u["unit"]: u["reasons"] for u in report["units"]}
     assert units["青石街道"] == {"reasons": 3, "transcribed": 1, "categories": {"上门": 1},
+                                 "examples": {"上门": ["一直没人来"]},
                                  "unheard": 1, "failed": 0, "pending": 1}
     assert units["东湖区"] == units["青石街道"]  # rolled up to the district
     assert units["白沙街道"]["reasons"] == 0
@@ -147,3 +148,43 @@ def test_the_report_counts_reasons_per_unit_and_category(engine: Engine, seeded:
     with engine.connect() as conn:
         assert conn.execute(select(CallAttempt.reason_text).where(
             CallAttempt.id == seeded_attempt)).scalar_one() == "一直没人来"
+
+
+def test_the_reports_show_the_reasons_with_masked_examples(engine: Engine, seeded: Seeded,
+                                                          tmp_path: Path) -> None:
+    """XLSX, HTML and PDF list, per unit and category, the count, the share of the
+    transcribed reasons and the newest examples, a number the citizen said masked; 未听清
+    and 未转写 rows keep every reason of the period counted."""
+    import subprocess
+
+    from openpyxl import load_workbook
+
+    from scoring.export_html import render_html
+    from scoring.export_pdf import write_pdf
+    from scoring.export_xlsx import write_xlsx
+
+    second = reason_attempt(engine, "Q003", tmp_path / "c.wav", (1.0, 2.0))
+    third = reason_attempt(engine, "Q004", tmp_path / "d.wav", (1.0, 2.0))
+    todos = {t.attempt_id: t for t in take(engine)}
+    first = min(todos)
+    reasons.save_result(engine, todos[first], done("一直没人来，打我电话13812345678"), NOW)
+    reasons.save_result(engine, todos[second], done("态度很差=HYPERLINK(1)", "态度"), NOW)
+    with engine.begin() as conn:  # the third, taken and not finished: 未转写
+        conn.execute(update(CallAttempt).where(CallAttempt.id == third).values(
+            reason_status=None))
+    report = build_report(engine, parse_period(PERIOD), now=NOW)
+    write_xlsx(report, tmp_path / "r.xlsx")
+    rows = [[c.value for c in row] for row in load_workbook(tmp_path / "r.xlsx")["不满意原因"]]
+    assert rows[0] == ["单位", "原因分类", "条数", "占已转写", "示例（号码已遮盖）"]
+    street = [r for r in rows if r[0] == "青石街道"]
+    assert street == [["青石街道", "上门", 1, 0.5, "「一直没人来，打我电话138****5678」"],
+                      ["青石街道", "态度", 1, 0.5, "「态度很差=HYPERLINK(1)」"],
+                      ["青石街道", "未转写", 1, None, None]]  # an empty cell
+    assert [r[1:3] for r in rows if r[0] == "东湖区"] == [[r[1], r[2]] for r in street]
+    html = render_html(report)
+    assert "「一直没人来，打我电话138****5678」" in html and "13812345678" not in html
+    assert html.index('id="reasons"') < html.index("剔除工单")
+    write_pdf(report, tmp_path / "r.pdf")
+    text = subprocess.run(["pdftotext", "-layout", str(tmp_path / "r.pdf"), "-"],
+                          capture_output=True, text=True, check=True).stdout
+    assert "不满意原因" in text and "138****5678" in text and "13812345678" not in text

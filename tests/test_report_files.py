@@ -62,8 +62,8 @@ def test_json_structure(report: Report, tmp_path: Path) -> None:
 def test_xlsx_sheets_headers_and_formats(report: Report, tmp_path: Path) -> None:
     write_xlsx(report, tmp_path / "r.xlsx")
     book = openpyxl.load_workbook(tmp_path / "r.xlsx")
-    assert book.sheetnames == ["区县排名", "部门排名", "单位明细", "不满意高频分类", "剔除工单",
-                               "指标说明"]
+    assert book.sheetnames == ["区县排名", "部门排名", "单位明细", "不满意高频分类", "不满意原因",
+                               "剔除工单", "指标说明"]
     ranking = book["区县排名"]
     assert ranking.freeze_panes == "A2"
     assert [c.value for c in ranking[1]][:6] == ["名次", "单位", "回访数", "响应率", "解决率",
