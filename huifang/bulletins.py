@@ -143,24 +143,23 @@ class BulletinMaker:
         return made
 
     # -- the files ---------------------------------------------------------------------
-    def reports(self, kind: BulletinKind, period: Period) -> tuple[Report, dict[str, Any]]:
-        """The period's report and what the bulletin adds to its JSON."""
+    def reports(self, kind: BulletinKind, period: Period) -> Report:
+        """The period's report; the monthly analysis's with its comparisons."""
         now = self.now()
         report = build_report(self.engine, period, rules=self.rules, now=now)
-        extra: dict[str, Any] = {}
         if kind is BulletinKind.MONTHLY:
             previous = build_report(self.engine, period.previous(), rules=self.rules,
                                     now=now, with_trends=False)
             last_year = build_report(self.engine, same_month_last_year(period),
                                      rules=self.rules, now=now, with_trends=False)
-            extra["comparison"] = comparison(report, previous, last_year)
-        return report, extra
+            report.comparison = comparison(report, previous, last_year)
+        return report
 
     def _write(self, held: Claim, due_at: datetime | None) -> list[BulletinFile]:
         from scoring.export_json import report_dict  # noqa: PLC0415 - with the report
 
         period = period_of(held.kind, held.period)
-        report, extra = self.reports(held.kind, period)
+        report = self.reports(held.kind, period)
         target = kind_dir(self.root, held.kind)
         work = target / f".making-{held.period}-{held.id}-{held.tries}"
         shutil.rmtree(work, ignore_errors=True)
@@ -174,7 +173,6 @@ class BulletinMaker:
                     for key, figure in FIGURES.items():
                         if key not in data:
                             data[key] = figure(self.engine, period)
-                    data.update(extra)
                     data["bulletin"] = {
                         "format_version": FORMAT_VERSION, "kind": str(held.kind),
                         "label": KIND_LABELS[held.kind], "period": held.period,

@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from typing import Any
 
 from scoring.periods import Period, parse_period
 from scoring.report import RATE_LABELS, Report, UnitReport
@@ -159,3 +160,28 @@ def comparison(current: Report, previous: Report, last_year: Report) -> dict[str
     return {"period": current.period.label, "previous_month": previous.period.label,
             "last_year": last_year.period.label, "units": units,
             "red_cards": cards["red"], "yellow_cards": cards["yellow"]}
+
+
+def cards_sentence(analysis: dict[str, Any]) -> str:
+    """The monthly analysis's carded units in one sentence leadership reads."""
+    def names(key: str) -> str:
+        listed = analysis.get(key) or []
+        return "、".join(f"{c['unit']}（{c['group']}）" if c.get("group") else str(c["unit"])
+                        for c in listed) or "无"
+    return f"本月红牌：{names('red_cards')}；黄牌：{names('yellow_cards')}。"
+
+
+def comparison_rows(analysis: dict[str, Any]) -> list[dict[str, object]]:
+    """One row per unit and compared rate: this month, the previous month and last year's
+    same month, each change (percentage points) and whether it is beyond the intervals."""
+    rows: list[dict[str, object]] = []
+    for unit in analysis.get("units", []):
+        for rate in unit["rates"].values():
+            before, year = rate["previous_month"], rate["last_year"]
+            rows.append({"unit": unit["unit"], "group": unit["group"], "rate": rate["label"],
+                         "value": rate["value"], "previous": before["value"],
+                         "previous_change": before["change"],
+                         "previous_verdict": before["verdict"], "last_year": year["value"],
+                         "last_year_change": year["change"],
+                         "last_year_verdict": year["verdict"]})
+    return rows

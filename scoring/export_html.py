@@ -8,6 +8,7 @@ from pathlib import Path
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from scoring.accuracy import sentence
+from scoring.bulletins import cards_sentence, comparison_rows
 from scoring.charts import composite_chart, png_bytes, ranked_in, trend_chart
 from scoring.export_json import reasons_table, report_dict
 from scoring.notes import definition_lines, thin_note
@@ -39,7 +40,9 @@ def render_html(report: Report, hotline: str = "12345政务服务便民热线") 
         hotline=hotline, period=report.period, previous=data["period"]["previous"],
         generated_at=data["generated_at"], groups=report.groups(), units=data["units"],
         charts=charts, categories=report.top_categories, excluded=data["excluded"],
-        reasons=reasons_table(report),
+        reasons=reasons_table(report), analysis=report.comparison,
+        comparison=comparison_rows(report.comparison) if report.comparison else [],
+        cards=cards_sentence(report.comparison) if report.comparison else "",
         definitions=definition_lines(DEFINITION_TERMS, DEFINITIONS_ZH),
         rules=rules_zh(report.rules), note=thin_note(report),
         ranked={g: bool(ranked_in(report, g)) for g in report.groups()},

@@ -61,6 +61,8 @@ def report_dict(report: Report) -> dict[str, Any]:
         "trends": report.trends,
         # the machine's agreement with the supervisors' blind spot checks (抽检)
         "machine_accuracy": report.machine_accuracy,
+        # the monthly analysis (月报) only: against last month and last year's same month
+        **({"comparison": report.comparison} if report.comparison else {}),
     }
 
 

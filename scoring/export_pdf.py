@@ -16,6 +16,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
 from scoring.accuracy import sentence
+from scoring.bulletins import cards_sentence, comparison_rows
 from scoring.charts import draw_composite, draw_trend, ranked_in, use_cjk_font
 from scoring.export_json import reasons_table, unit_dict
 from scoring.notes import definition_lines, thin_note
@@ -171,6 +172,42 @@ def _chart_pages(report: Report) -> list[Figure]:
     return pages
 
 
+def _comparison_pages(report: Report) -> list[Figure]:
+    """The monthly analysis: the carded units, then each unit's rates against last month
+    and last year's same month, with the verdict on each change."""
+    a = report.comparison
+    if not a:
+        return []
+    fig = plt.figure(figsize=A4)
+    pages, y = [fig], 0.96
+    fig.text(0.06, y, f"月度对比（较上月 {a['previous_month']}、去年同期 {a['last_year']}）",
+             fontsize=13, va="top")
+    y -= 0.03
+    note = "变化以百分点计；显著：两期 Wilson 95% 区间不重叠。"
+    for line in [*wrap(cards_sentence(a), 100), note]:
+        fig.text(0.06, y, line, fontsize=8.5, va="top")
+        y -= 0.019
+    y -= 0.01
+    for r in comparison_rows(a):
+        text = (f"· {r['unit']} {r['rate']} {_pct(r['value'])}；较上月 "
+                f"{_points(r['previous_change'])}（{r['previous_verdict']}）；较去年同期 "
+                f"{_points(r['last_year_change'])}"
+                f"（{r['last_year_verdict']}）")
+        lines = wrap(text, 104)
+        if y - 0.0155 * len(lines) < 0.04:
+            fig = plt.figure(figsize=A4)
+            pages.append(fig)
+            fig.text(0.06, 0.96, "月度对比（续）", fontsize=13, va="top")
+            y = 0.93
+        fig.text(0.06, y, "\n".join(lines), fontsize=8, va="top", linespacing=1.3)
+        y -= 0.0155 * len(lines) + 0.003
+    return pages
+
+
+def _points(change: object) -> str:
+    return "-" if change is None else f"{100 * float(change):+.1f} 个百分点"  # type: ignore[arg-type]
+
+
 def _reason_pages(report: Report) -> list[Figure]:
     """The citizens' reasons by unit and category, with masked examples, on as many pages
     as they take; one line saying there were none otherwise."""
@@ -229,7 +266,8 @@ def write_pdf(report: Report, path: Path) -> None:
     use_cjk_font()
     with PdfPages(path) as pdf:
         pdf.infodict()["Title"] = f"回访考核报告 {report.period.label}"
-        figures = [*_ranking_pages(report), *_chart_pages(report), *_reason_pages(report)]
+        figures = [*_ranking_pages(report), *_comparison_pages(report), *_chart_pages(report),
+                   *_reason_pages(report)]
         figures.append(_closing_page(report))
         for fig in figures:
             pdf.savefig(fig)

@@ -14,6 +14,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
 from scoring.accuracy import sentence
+from scoring.bulletins import cards_sentence, comparison_rows
 from scoring.export_json import reasons_table, unit_dict
 from scoring.notes import definition_lines
 from scoring.report import Report
@@ -47,6 +48,12 @@ CATEGORY_COLUMNS = [("诉求分类", "category", None), ("不满意或未解决"
                     ("不满意", "unsatisfied", None), ("未解决", "unresolved", None)]
 REASON_COLUMNS = [("单位", "unit", None), ("原因分类", "category", None), ("条数", "count", None),
                   ("占已转写", "share", PCT), ("示例（号码已遮盖）", "said", None)]
+PP = '+0.0"pt";-0.0"pt"'  # a change of a rate, in percentage points
+COMPARISON_COLUMNS = [
+    ("单位", "unit", None), ("考核分组", "group", None), ("指标", "rate", None),
+    ("本月", "value", PCT), ("上月", "previous", PCT), ("较上月", "previous_change_pt", PP),
+    ("较上月判断", "previous_verdict", None), ("去年同期", "last_year", PCT),
+    ("较去年同期", "last_year_change_pt", PP), ("较去年同期判断", "last_year_verdict", None)]
 CARDS = {"red": "红牌", "yellow": "黄牌"}
 HEADER = Font(bold=True)
 FILLS = {"red": PatternFill("solid", fgColor="F4B6B6"), "yellow": PatternFill("solid",
@@ -109,6 +116,8 @@ def write_xlsx(report: Report, path: Path) -> None:
     for group in report.groups():
         _sheet(book, f"{group}排名", RANK_COLUMNS, [u for u in units if u["group"] == group])
     _sheet(book, "单位明细", DETAIL_COLUMNS, units)
+    if report.comparison:
+        _comparison(book, report)
     _sheet(book, "不满意高频分类", CATEGORY_COLUMNS, list(report.top_categories))
     _sheet(book, "不满意原因", REASON_COLUMNS,
            [{**r, "said": examples_text(r["examples"])} for r in reasons_table(report)])
@@ -117,6 +126,25 @@ def write_xlsx(report: Report, path: Path) -> None:
                           ("审批时间", "approved_at", None)], list(report.excluded))
     _definitions(book, report)
     book.save(path)
+
+
+def _points(value: object) -> float | None:
+    return None if value is None else round(100 * float(value), 2)  # type: ignore[arg-type]
+
+
+def _comparison(book: Workbook, report: Report) -> None:
+    """The monthly analysis: each unit's rates against last month and last year's same
+    month, the change in percentage points and whether it is beyond the intervals; the
+    carded units in the last line."""
+    a = report.comparison
+    rows = [{**r, "previous_change_pt": _points(r["previous_change"]),
+             "last_year_change_pt": _points(r["last_year_change"])} for r in comparison_rows(a)]
+    _sheet(book, "月度对比", COMPARISON_COLUMNS, rows)
+    sheet = book["月度对比"]
+    sheet.append([])
+    sheet.append([f"对比：本月 {a['period']}，上月 {a['previous_month']}，去年同期 "
+                  f"{a['last_year']}；判断以两期 Wilson 95% 区间是否重叠为准"])
+    sheet.append([inert(cards_sentence(a))])
 
 
 def examples_text(examples: object) -> str:

@@ -52,6 +52,9 @@ class Report:
     scope: dict[str, str | None]
     # the spot checks of the period's automatic calls (scoring.accuracy), all units
     machine_accuracy: dict[str, Any] = field(default_factory=dict)
+    # the monthly analysis (月报) only: against the previous month and last year's same
+    # month (scoring.bulletins.comparison); empty in every other report
+    comparison: dict[str, Any] = field(default_factory=dict)
 
     def groups(self) -> list[str]:
         return sorted({u.info.group for u in self.units if u.info.group})

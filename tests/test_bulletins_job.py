@@ -6,12 +6,14 @@ the monthly analysis's comparisons in its JSON."""
 from __future__ import annotations
 
 import json
+import subprocess
 import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import openpyxl
 import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
@@ -240,9 +242,9 @@ def test_one_claim_among_many_at_once(engine: Engine) -> None:
 def test_the_monthly_analysis_compares_and_names_the_cards(sqlite_engine: Engine,
                                                            tmp_path: Path) -> None:
     load_october(sqlite_engine, tmp_path)
-    settings = settings_for(tmp_path / "r", formats=("json", "pdf"), kinds=["monthly"])
+    settings = settings_for(tmp_path / "r", formats=("json", "pdf", "xlsx"), kinds=["monthly"])
     (result,) = BulletinMaker(sqlite_engine, settings, Wall(START), node="n1").run_due()
-    assert sorted(f.format for f in result.files) == ["json", "pdf"]
+    assert sorted(f.format for f in result.files) == ["json", "pdf", "xlsx"]
     pdf = tmp_path / "r" / "monthly" / "monthly-2026-10.pdf"
     assert pdf.read_bytes()[:5] == b"%PDF-"
     data = json.loads((tmp_path / "r" / "monthly" / "monthly-2026-10.json").read_text("utf-8"))
@@ -262,3 +264,15 @@ def test_the_monthly_analysis_compares_and_names_the_cards(sqlite_engine: Engine
                                               "beyond_interval": None,
                                               "verdict": "无可比数据"}
     assert satisfaction["last_year"]["verdict"] == "无可比数据"
+    # the files leadership opens say the same: the carded units and the comparison
+    red = "、".join(f"{c['unit']}（{c['group']}）" for c in comparison["red_cards"]) or "无"
+    sheet = openpyxl.load_workbook(tmp_path / "r" / "monthly" / "monthly-2026-10.xlsx")["月度对比"]
+    lines = [[c.value for c in row] for row in sheet.iter_rows()]
+    assert lines[0][:5] == ["单位", "考核分组", "指标", "本月", "上月"]
+    assert ["乙区", unit["group"], "满意率", satisfaction["value"], None, None, "无可比数据",
+            None, None, "无可比数据"] in lines
+    assert lines[-1][0].startswith(f"本月红牌：{red}；黄牌：")
+    text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True,
+                          text=True, check=True).stdout
+    assert "月度对比（较上月 2026-09、去年同期 2025-10）" in text
+    assert f"本月红牌：{red}" in " ".join(text.split()).replace(" ", "")  # wrapped, spaced

@@ -129,3 +129,33 @@ def test_a_label_of_the_wrong_kind_is_refused() -> None:
     with pytest.raises(ValueError, match="not a week"):
         period_of(W, "2026-11")
     assert period_of(D, "2026-11-27").kind == "day"
+
+
+def test_a_change_beyond_both_intervals_is_named_a_real_rise_or_fall() -> None:
+    """The monthly analysis's verdicts, by hand: intervals apart is a real change (显著),
+    overlapping is noise (波动范围内), a missing month is said (无可比数据)."""
+    from types import SimpleNamespace
+
+    from scoring.bulletins import cards_sentence, comparison, comparison_rows
+
+    def unit(name: str, value: float | None, low: float, high: float,
+             card: str | None = None) -> SimpleNamespace:
+        rates = SimpleNamespace(response_rate=None, resolution_rate=None,
+                                satisfaction_rate=value, intervals={
+                                    "satisfaction_rate": None if value is None else (low, high)})
+        return SimpleNamespace(info=SimpleNamespace(name=name, group="街道"), rank=1, card=card,
+                               rates=rates)
+
+    def report(label: str, *units: SimpleNamespace) -> SimpleNamespace:
+        return SimpleNamespace(period=SimpleNamespace(label=label), units=list(units))
+
+    now = report("2026-10", unit("甲", 0.90, 0.85, 0.94), unit("乙", 0.50, 0.40, 0.60, "red"))
+    before = report("2026-09", unit("甲", 0.70, 0.60, 0.78), unit("乙", 0.80, 0.70, 0.88))
+    year = report("2025-10", unit("甲", 0.88, 0.80, 0.93))
+    analysis = comparison(now, before, year)  # type: ignore[arg-type]
+    rows = {r["unit"]: r for r in comparison_rows(analysis) if r["rate"] == "满意率"}
+    assert (rows["甲"]["previous_change"], rows["甲"]["previous_verdict"]) == (0.2, "显著上升")
+    assert (rows["甲"]["last_year_change"], rows["甲"]["last_year_verdict"]) == (0.02, "波动范围内")
+    assert (rows["乙"]["previous_change"], rows["乙"]["previous_verdict"]) == (-0.3, "显著下降")
+    assert rows["乙"]["last_year_verdict"] == "无可比数据"
+    assert cards_sentence(analysis) == "本月红牌：乙（街道）；黄牌：无。"
