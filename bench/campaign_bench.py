@@ -16,6 +16,7 @@ apart. Writes bench/out/campaign.json (HUIFANG_BENCH_OUT names another file).
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import resource
@@ -151,6 +152,7 @@ def main() -> int:
     seconds["greeting"] = seconds.get("greeting", 0.0) or len(espeak(
         PROMPTS["greeting"], VOICE, speed=190)) / 16000
     peers = citizen_peers(work, ports, seconds)
+    atexit.register(lambda: [p.kill() for p in peers])  # also when the run fails midway
     now = datetime.now()
     run_import(engine, "units", write_csv(work / "u.csv", UNITS), now=now,
                options=ImportOptions())
