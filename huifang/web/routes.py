@@ -10,7 +10,7 @@ from sqlalchemy import Engine
 from twisted.web.server import Site
 
 from huifang.config import Settings
-from huifang.web import api, bulletins, login, pages, queue, reasons, review, spotchecks
+from huifang.web import api, bulletins, citizen, login, pages, queue, reasons, review, spotchecks
 from huifang.web.admin import ROUTES as ADMIN_ROUTES
 from huifang.web.app import ConsoleWeb, InStore, Route, console_request
 from scoring.periods import parse_period
@@ -47,6 +47,8 @@ ROUTES = [
     Route("GET", "/bulletins/<int:bulletin_id>/<fmt>", bulletins.bulletin_file, V),
     Route("GET", "/tickets", pages.tickets, V),
     Route("GET", "/tickets/<ticket_no>", pages.ticket_page, V),
+    Route("GET", "/tickets/<ticket_no>/citizen", citizen.citizen_page, S),  # 来电人画像
+    Route("POST", "/tickets/<ticket_no>/citizen/reveal", citizen.reveal, S),
     Route("GET", "/audit", pages.audit_page, V),
     Route("GET", "/audit.csv", pages.audit_csv, V),
     Route("GET", "/dnc", pages.dnc_page, V),
