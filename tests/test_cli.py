@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sqlite3
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from scoring.accuracy import sentence
 from tests.files import TICKET_HEADER, UNITS, ticket, write_csv
 
 
@@ -103,6 +105,8 @@ def test_demo_builds_runs_a_campaign_and_serves_the_console(tmp_path: Path) -> N
             queue = supervisor.get("/queue")
             assert queue.status == 200 and "复核队列" in queue.text
             assert supervisor.get("/dashboard").status == 200
+            listed = supervisor.get("/bulletins").text  # the demo's 月报, in 报告
+            assert "/bulletins/" in listed and " download>" in listed  # a file to download
             viewer = Client(port)
             assert viewer.login("lingdao", "huifang-demo").status == 303
         finally:
@@ -132,6 +136,25 @@ def test_demo_builds_runs_a_campaign_and_serves_the_console(tmp_path: Path) -> N
     assert list((tmp_path / "var/demo/recordings").rglob("*.wav"))
     for ext in ("json", "xlsx", "html", "pdf"):
         assert len(list((tmp_path / "var/demo/reports").glob(f"report-*.{ext}"))) == 1
+    # it ends with this month's bulletin: the spot checks' accuracy and the reasons
+    month = out.split("   月报 ")[1].split("（本月至今")[0]  # last month's the service made too
+    bulletin = tmp_path / f"var/demo/bulletins/monthly/monthly-{month}.json"
+    data = json.loads(bulletin.read_text(encoding="utf-8"))
+    with sqlite3.connect(db) as conn:
+        checked, agreed = conn.execute(
+            "SELECT count(*), coalesce(sum(agreed_resolved), 0) FROM spot_checks "
+            "WHERE checked_by = 'demo-checker'").fetchone()
+        completed = conn.execute("SELECT count(*) FROM call_attempts WHERE outcome = "
+                                 "'completed'").fetchone()[0]
+    assert checked == min(completed, 5)  # at least 5 a day, all there are when fewer
+    assert (data["machine_accuracy"]["resolved"]["checked"],
+            data["machine_accuracy"]["resolved"]["agreed"]) == (checked, agreed)
+    said = sentence(data["machine_accuracy"]) if checked else "本期未抽检"
+    assert said in " ".join(out.split()).replace(" ", "") or said in out, out
+    assert "8. 月报" in out and "不满意原因 top reasons:" in out
+    assert all("reasons" in u for u in data["units"]) and "comparison" in data
+    for ext in ("xlsx", "pdf"):
+        assert (bulletin.parent / bulletin.name.replace(".json", f".{ext}")).is_file()
 
 
 @pytest.mark.xdist_group("demo")  # the demo's default RTP range: one at a time

@@ -39,6 +39,7 @@ from huifang.demo.citizens import (
     settled_by_the_machine,
     simulator,
 )
+from huifang.demo.month_end import close_the_month
 from huifang.models import install_shared_for_demo
 from huifang.service import RecognitionUnavailable, Service, build_service, local_now
 from prompts.cache import PromptCache
@@ -168,12 +169,17 @@ def demo_command(app: App, directory: Path, tickets: int, callbacks: int, channe
         out.print(f"database: {db_path}\nrecordings: {directory / 'recordings'}\n"
                   f"reports: {reports}", highlight=False)
         out.print(f"explore it: HUIFANG_DB={url} huifang campaign status", highlight=False)
+        close_the_month(engine, settings, citizens, local_now, out)
         if console is not None:
             host = console.getHost()
-            out.print(f"8. 回访质检台 the supervisors' console: http://{host.host}:{host.port}/"
+            base = f"http://{host.host}:{host.port}"
+            out.print(f"9. 回访质检台 the supervisors' console: {base}/"
                       + ("  (Ctrl-C 退出 to stop)" if serve else ""), highlight=False)
-            out.print(f"   this ranking there: http://{host.host}:{host.port}/rankings?period="
-                      f"{period.label}", highlight=False)
+            out.print(f"   this ranking there: {base}/rankings?period={period.label}",
+                      highlight=False)
+            out.print(f"   the accuracy on {base}/dashboard and {base}/spot-checks, the "
+                      f"reasons on {base}/reasons, the 月报 on {base}/bulletins",
+                      highlight=False)
             logins = "  ".join(f"{name} / {DEMO_PASSWORD} ({label})"
                                for name, _role, label in DEMO_USERS)
             out.print(f"   demo login 演示账号: {logins}", highlight=False)

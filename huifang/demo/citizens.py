@@ -30,7 +30,7 @@ from prompts.audio import to_telephone
 from prompts.cache import PromptCache, cache_key
 from prompts.tts import EspeakWorker, TtsError, Voice
 from store.campaign_models import CallAttempt, Callback
-from store.enums import AttemptStatus, CallbackStatus
+from store.enums import AttemptStatus, CallbackStatus, Resolved, Satisfaction
 
 # The citizens speak in the held-out espeak-ng variants of the development corpus
 # (huifang.evaluation.callers), never in a voice anything was tuned on: not the prompts'
@@ -66,6 +66,9 @@ class Persona:
     name: str  # Chinese, for the demo's table
     weight: int
     make: Callable[[Speech, Voice], Citizen]
+    # what the script has the citizen answer (is it resolved, are they satisfied): what
+    # a supervisor listening to the call would hear; None where no answer is given
+    truth: tuple[Resolved, Satisfaction] | None = None
 
 
 def _say(speech: Speech, voice: Voice, text: str) -> Turn:
@@ -74,16 +77,20 @@ def _say(speech: Speech, voice: Voice, text: str) -> Turn:
 
 PERSONAS = (
     Persona("满意(说)", 12, lambda s, v: Citizen(turns=(_say(s, v, "已经解决了"),
-                                                      _say(s, v, "基本满意")))),
+                                                      _say(s, v, "基本满意"))),
+            (Resolved.YES, Satisfaction.BASIC)),
     Persona("按键", 7, lambda s, v: Citizen(turns=(Turn("key", digit="1"),
-                                                 Turn("key", digit="1")))),
+                                                 Turn("key", digit="1"))),
+            (Resolved.YES, Satisfaction.SATISFIED)),
     Persona("抢答", 3, lambda s, v: Citizen(
-        turns=(_say(s, v, "已经解决了"), _say(s, v, "基本满意")), barge_in_after_s=1.5)),
+        turns=(_say(s, v, "已经解决了"), _say(s, v, "基本满意")), barge_in_after_s=1.5),
+        (Resolved.YES, Satisfaction.BASIC)),
     Persona("不满意+原因", 6, lambda s, v: Citizen(turns=(
-        _say(s, v, "还没有解决"), _say(s, v, "非常不满意"), _say(s, v, "物业一直没有来维修")))),
+        _say(s, v, "还没有解决"), _say(s, v, "非常不满意"), _say(s, v, "物业一直没有来维修"))),
+        (Resolved.NO, Satisfaction.UNSATISFIED)),
     Persona("沉默后按键", 3, lambda s, v: Citizen(turns=(
         Turn("silence"), Turn("key", digit="1"), Turn("key", digit="3"),
-        Turn("silence")))),
+        Turn("silence"))), (Resolved.YES, Satisfaction.UNSATISFIED)),
     Persona("占线", 4, lambda s, v: Citizen(Behaviour.BUSY)),
     Persona("无人接听", 3, lambda s, v: Citizen(Behaviour.NO_ANSWER)),
     Persona("关机提示音", 3, lambda s, v: Citizen(
