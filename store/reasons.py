@@ -285,3 +285,16 @@ def counts(engine: Engine, since: datetime, until: datetime
     with engine.connect() as conn:
         rows = conn.execute(query).all()
     return [(int(u), str(_status(s)), c or "", int(n)) for u, s, c, n in rows]
+
+
+def category_counts(engine: Engine, since: datetime, until: datetime) -> dict[str, int]:
+    """Transcribed reasons of the calls placed in [since, until) by category (None: not
+    sorted yet), most first: the month's reasons at a glance."""
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(CallAttempt.reason_category, func.count())
+            .where(HAS_REASON, CallAttempt.reason_status == ReasonStatus.DONE,
+                   CallAttempt.started_at >= since, CallAttempt.started_at < until)
+            .group_by(CallAttempt.reason_category)).all()
+    counted = {(str(c) if c else ""): int(n) for c, n in rows}
+    return dict(sorted(counted.items(), key=lambda kv: (-kv[1], kv[0])))

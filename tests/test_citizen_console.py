@@ -12,11 +12,12 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, update
 
 from huifang.service import local_now
 from store import reasons
 from store.attempts import AttemptEnd, finish_attempt, start_attempts
+from store.campaign_models import CallAttempt
 from store.caps import Decision
 from store.citizen import citizen_of
 from store.console_models import AuditEntry
@@ -88,6 +89,11 @@ def citizen_store(engine: Engine, directory: Path) -> None:
                                                    "Terminated"), at,
                        lambda _, last=n == 1, at=at: Decision(None if last else at, last,
                                                               "no answer"))
+        if n == 0:  # this month's one reason (a no-answer call has none: set by hand)
+            with engine.begin() as conn:
+                conn.execute(update(CallAttempt).where(CallAttempt.id == attempt).values(
+                    reason_from_s=1.0, reason_to_s=3.0, reason_status=ReasonStatus.DONE,
+                    reason_text="拖了好久", reason_category="拖延"))
 
 
 @pytest.fixture(scope="module")
@@ -124,7 +130,7 @@ def test_one_page_holds_all_of_a_citizens_tickets_answers_calls_and_reasons(env:
     assert 'id="flag-unsatisfied">多次不满意（2 次）' in text
     c001 = text[text.index('id="ticket-C001"'):text.index('id="ticket-Q010"')]
     assert "<td>未解决</td><td>不满意</td><td>人工回访</td>" in c001 and "坐席02" in c001
-    assert "路灯不亮" in c001 and c001.count("无人接听") == 2
+    assert "路灯不亮" in c001 and c001.count("无人接听") == 2 and "拖了好久" in c001
     assert "未解决 1 次" in text and 'id="flag-unresolved"' not in text  # once is no flag
 
 
@@ -168,3 +174,10 @@ def test_the_profile_reads_the_same_on_both_stores(engine: Engine, tmp_path: Pat
         (Resolved.YES, Satisfaction.UNSATISFIED, EvaluationSource.AUTO)]
     assert [c.reason_text for c in q010.calls] == [SAID]  # masked by the page, not here
     assert citizen_of(engine, "NOPE", local_now()) is None
+
+
+def test_the_reasons_page_counts_this_months_categories(env: Env) -> None:
+    text = env.client("zhijian").get("/reasons").text
+    line = text[text.index('id="month-reasons"'):].split("</p>")[0]
+    assert "拖延</a> 1 条" in line  # this month's
+    assert "上门" not in line  # the seed's, in November

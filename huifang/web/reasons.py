@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from huifang.web.app import Ctx
 from huifang.web.http import Response, page_number, small_int
@@ -91,7 +91,10 @@ def reasons_page(ctx: Ctx) -> Response:
                                  ("unit", str(unit) if unit is not None else ""))
                if v}
     categories = [*ctx.web.settings.reasons.categories, UNSORTED]
+    month = ctx.now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    counts = reasons.category_counts(ctx.web.engine, month, ctx.now + timedelta(days=1))
     return ctx.page("reasons.html.j2", code, rows=rows, total=total, q=q,
+                    month_counts=[(c or UNSORTED, n) for c, n in counts.items()],
                     category=category, wanted=status, unit=unit, error=error,
                     categories=categories, statuses=STATUS_LABELS, units=ctx.web.units(),
                     filters=filters, page=page, pages=max(1, -(-total // size)))
