@@ -70,8 +70,9 @@ class SipToolsAttack(threading.Thread):
                     self.said[name] = " ".join(output.decode(errors="replace").split())[-300:]
                 except subprocess.TimeoutExpired:
                     self._current.kill()
-                    self._current.wait()
+                    self._current.communicate()
                     self.failed[name] += 1
+                    continue
                 except OSError:
                     self.failed[name] += 1
                     continue

@@ -133,6 +133,7 @@ class Campaign:
         self.process = replace(this_process(),
                                media_ports=(dialer.ports.low, dialer.ports.high))
         self.left_calls: list[Deferred[Any]] = []  # hanging up calls a dead dialer left up
+        self.registered = False  # this node's row written (dialer_nodes)
 
     # -- threads --------------------------------------------------------------------------
     def _db(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> Deferred[T]:
@@ -163,6 +164,10 @@ class Campaign:
     def start(self) -> Any:
         node, now = self.settings.node, self.now()
         yield self._db(check_media_ports, self.engine, node, self.process)
+        yield self._db(state.node_seen, self.engine, node, now, 0, "running", True,
+                       self.process)
+        self.registered = True
+        yield self._db(check_media_ports, self.engine, node, self.process, now)
         found: Recovery = yield self._db(recover_claims, self.engine, now, node,
                                          self.process, restarting=True)
         recovered = found.recovered
@@ -170,9 +175,6 @@ class Campaign:
             log.warning("start-up: %d attempts were in progress and closed as interrupted; "
                         "%d callbacks due again, %d already answered", *recovered)
         self.left_calls.extend(end_left_calls(self.dialer, found.left))
-        yield self._db(state.node_seen, self.engine, node, now, 0, "running", True,
-                       self.process)
-        yield self._db(check_media_ports, self.engine, node, self.process, now)
         yield self._db(self.plan)
         if self.stopping:  # stopped while starting: no jobs
             return
@@ -197,6 +199,8 @@ class Campaign:
                 return DeferredList(list(self.work))
 
             def last(_: Any) -> Any:
+                if not self.registered:  # refused before it registered: no row to end
+                    return None
                 return self._db(state.node_seen, self.engine, self.settings.node,
                                 self.now(), 0, "stopped")
 

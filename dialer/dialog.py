@@ -61,6 +61,11 @@ def dialog_parts(response: SipMessage, default_target: str
     return to_tag, remote_target, route_set
 
 
+def bare(host: str) -> str:
+    """A host as a datagram's source names it: an IPv6 address without its brackets."""
+    return host[1:-1] if host.startswith("[") and host.endswith("]") else host
+
+
 def accept_address(text: str) -> Address:
     """'host', 'host:port', '[v6]' or '[v6]:port' -> (host, port), port 0 for any port.
     ValueError for anything else."""

@@ -14,8 +14,8 @@ until it has ended: a dead call's media never reaches a new call.
 That holds only if no other live process of this host may hand out the same ports: one
 that does could give a dead call's port to a new call before its own heartbeat finds the
 dead process. So a process refuses to start while another live one of its host holds an
-overlapping `trunk.rtp_ports` (`check_media_ports`, before recovery and again once
-registered, when of two started at once the later one gives way).
+overlapping `trunk.rtp_ports` (`check_media_ports`, before it registers and again once
+it has, before it recovers anything: of two started at once, both give way).
 """
 
 from __future__ import annotations
@@ -72,14 +72,14 @@ class PortsShared(RuntimeError):
 
 def check_media_ports(engine: Engine, node: str, process: Process,
                       registered_at: datetime | None = None) -> None:
-    """Blocking. PortsShared if a live process of this host holds RTP ports overlapping
-    this one's. Once this node is registered (`registered_at`), only a process registered
-    before it counts, and this node is marked stopped before it gives way."""
+    """Blocking. PortsShared if another live process of this host holds RTP ports
+    overlapping this one's. Checked before this node registers and again once it has
+    (`registered_at`): of two that start at once, each then sees the other and both give
+    way, which is the safe failure; this node is marked stopped before it does."""
     if process.media_ports is None:
         return
-    holders = sharing_ports(engine, process.host, node, *process.media_ports, alive)
-    if registered_at is not None:
-        holders = [h for h in holders if (h.started_at, h.node) < (registered_at, node)]
+    holders = sharing_ports(engine, process.host, node, process.pid, *process.media_ports,
+                            alive)
     if holders:
         if registered_at is not None:
             state.node_seen(engine, node, registered_at, 0, "stopped")

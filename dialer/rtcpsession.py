@@ -259,13 +259,18 @@ def listen_pair(ports: PortRange, reactor: Any, rtp: DatagramProtocol,
         if pair is None:
             continue
         try:
-            rtp_port = reactor.adoptDatagramPort(pair[0].fileno(), family, rtp)
+            try:
+                rtp_port = reactor.adoptDatagramPort(pair[0].fileno(), family, rtp)
+            except OSError as exc:  # no descriptor left, say: no pair here or elsewhere
+                log.error("RTP port %d could not be taken over: %s", port, exc)
+                return None
             try:
                 return rtp_port, reactor.adoptDatagramPort(pair[1].fileno(), family,
                                                            rtcp_protocol)
-            except OSError:
+            except Exception as exc:  # the RTP protocol is bound now: it cannot try again
                 rtp_port.stopListening()
-                raise
+                log.error("RTCP port %d could not be taken over: %s", port + 1, exc)
+                return None
         finally:  # Twisted holds its own copies of the descriptors
             for sock in pair:
                 sock.close()

@@ -24,7 +24,7 @@ from typing import Any, Protocol
 from twisted.internet.defer import Deferred
 from twisted.internet.protocol import DatagramProtocol
 
-from dialer.dialog import ALLOW, Drop
+from dialer.dialog import ALLOW, Drop, bare
 from dialer.register import Register, Registration, RegistrationSettings, Unregister
 from dialer.sipactions import (
     Action,
@@ -282,7 +282,7 @@ class SipEndpoint(DatagramProtocol):
         actions = call.step(Start())
         self.calls[call.call_id] = runner
         if self.trusted is not None:
-            self.trusted.add(call.next_hop[0])
+            self.trusted.add(bare(call.next_hop[0]))
         for action in actions:
             runner.run(action)
         runner.note_dialog()

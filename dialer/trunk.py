@@ -18,12 +18,13 @@ from twisted.internet.protocol import DatagramProtocol
 
 from dialer.channels import ChannelPool
 from dialer.defaults import DEFAULT_TARGET
-from dialer.dialog import accept_address
+from dialer.dialog import accept_address, bare
 from dialer.leftdialog import DialogRecord, resumed
 from dialer.media import PortRange
 from dialer.register import RegistrationSettings
-from dialer.sipactions import T1, Address, CallSettings, Credentials, SetTimer
+from dialer.sipactions import T1, Address, CallSettings, Credentials, SetTimer, target_address
 from dialer.sipconnect import TlsSettings, attach
+from dialer.sipmessage import SipParseError
 from dialer.siptransport import Transport
 from dialer.sipudp import CallResult, RegistrationRunner, SipEndpoint
 from dialer.strays import HeldPort
@@ -77,8 +78,18 @@ class Dialer:
         self._sip: Any = None
         self._streams: list[Any] = []  # TCP or TLS listening ports
         self._accept_from = tuple(accept_address(a) for a in config.accept_from)
-        self.endpoint.trusted = {host for host, _ in (
+        self.endpoint.trusted = {bare(host) for host, _ in (
             *self._accept_from, *(a for a in (config.proxy, config.registrar) if a))}
+
+    def trust(self, uri: str) -> None:
+        """Answer requests of no call from the host of `uri` (a target template such as
+        sip:{number}@10.1.2.3:5060) as from the trunk's; a URI without a host is skipped."""
+        try:
+            host = target_address(uri.replace("{number}", "0"))[0]
+        except SipParseError:
+            return
+        if self.endpoint.trusted is not None:
+            self.endpoint.trusted.add(bare(host))
 
     @property
     def local(self) -> Address:

@@ -111,8 +111,14 @@ def prompt_renderer(settings: Settings) -> PromptRenderer:
 
 def build_dialer(settings: Settings, reactor: Any, clock: Any = None, password: str = ""
                  ) -> Dialer:
-    """The trunk alone (`huifang call`): nothing listens until `listen()`."""
-    return Dialer(reactor, trunk_config(settings, password), clock=clock)
+    """The trunk alone (`huifang call`): nothing listens until `listen()`. The hosts the
+    campaign calls (its target and routes) are the trunk's from the start: their OPTIONS
+    keep-alives are answered before the first INVITE."""
+    dialer = Dialer(reactor, trunk_config(settings, password), clock=clock)
+    t = settings.trunk
+    for uri in (t.target, *t.routes.values()):
+        dialer.trust(uri)
+    return dialer
 
 
 @dataclass

@@ -27,7 +27,8 @@ def _delta(value: float | None) -> str:
 
 
 def render_html(report: Report, hotline: str = "12345政务服务便民热线") -> str:
-    env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape())
+    env = Environment(loader=FileSystemLoader(TEMPLATES),  # report.html.j2: escaped
+                      autoescape=select_autoescape(["html", "j2"]))
     env.filters["pct"] = _pct
     env.filters["delta"] = _delta
     data = report_dict(report)

@@ -172,6 +172,12 @@ def _chart_pages(report: Report) -> list[Figure]:
     return pages
 
 
+def _plain(fig: Figure, x: float, y: float, text: str, **style: object) -> None:
+    """Text as written, at the top of its line: never read as mathtext (a citizen's words
+    or a unit's name may hold two $ signs)."""
+    fig.text(x, y, text, va="top", parse_math=False, **style)  # type: ignore[arg-type]
+
+
 def _comparison_pages(report: Report) -> list[Figure]:
     """The monthly analysis: the carded units, then each unit's rates against last month
     and last year's same month, with the verdict on each change."""
@@ -180,12 +186,12 @@ def _comparison_pages(report: Report) -> list[Figure]:
         return []
     fig = plt.figure(figsize=A4)
     pages, y = [fig], 0.96
-    fig.text(0.06, y, f"月度对比（较上月 {a['previous_month']}、去年同期 {a['last_year']}）",
-             fontsize=13, va="top")
+    _plain(fig, 0.06, y, f"月度对比（较上月 {a['previous_month']}、去年同期 {a['last_year']}）",
+             fontsize=13)
     y -= 0.03
     note = "变化以百分点计；显著：两期 Wilson 95% 区间不重叠。"
     for line in [*wrap(cards_sentence(a), 100), note]:
-        fig.text(0.06, y, line, fontsize=8.5, va="top")
+        _plain(fig, 0.06, y, line, fontsize=8.5)
         y -= 0.019
     y -= 0.01
     for r in comparison_rows(a):
@@ -197,9 +203,9 @@ def _comparison_pages(report: Report) -> list[Figure]:
         if y - 0.0155 * len(lines) < 0.04:
             fig = plt.figure(figsize=A4)
             pages.append(fig)
-            fig.text(0.06, 0.96, "月度对比（续）", fontsize=13, va="top")
+            _plain(fig, 0.06, 0.96, "月度对比（续）", fontsize=13)
             y = 0.93
-        fig.text(0.06, y, "\n".join(lines), fontsize=8, va="top", linespacing=1.3)
+        _plain(fig, 0.06, y, "\n".join(lines), fontsize=8, linespacing=1.3)
         y -= 0.0155 * len(lines) + 0.003
     return pages
 
@@ -213,11 +219,11 @@ def _reason_pages(report: Report) -> list[Figure]:
     as they take; one line saying there were none otherwise."""
     fig = plt.figure(figsize=A4)
     pages, y = [fig], 0.96
-    fig.text(0.06, y, "不满意原因（按单位、分类；示例中的号码已遮盖）", fontsize=13, va="top")
+    _plain(fig, 0.06, y, "不满意原因（按单位、分类；示例中的号码已遮盖）", fontsize=13)
     y -= 0.03
     rows = reasons_table(report)
     if not rows:
-        fig.text(0.06, y, "本期没有记录到不满意或未解决的原因。", fontsize=9, va="top")
+        _plain(fig, 0.06, y, "本期没有记录到不满意或未解决的原因。", fontsize=9)
     for r in rows:
         share = "" if r["share"] is None else f"，占已转写 {_pct(r['share'])}"
         said = "".join(f"「{e}」" for e in r["examples"])  # type: ignore[attr-defined]
@@ -226,9 +232,9 @@ def _reason_pages(report: Report) -> list[Figure]:
         if y - 0.0155 * len(lines) < 0.04:
             fig = plt.figure(figsize=A4)
             pages.append(fig)
-            fig.text(0.06, 0.96, "不满意原因（续）", fontsize=13, va="top")
+            _plain(fig, 0.06, 0.96, "不满意原因（续）", fontsize=13)
             y = 0.93
-        fig.text(0.06, y, "\n".join(lines), fontsize=8, va="top", linespacing=1.3)
+        _plain(fig, 0.06, y, "\n".join(lines), fontsize=8, linespacing=1.3)
         y -= 0.0155 * len(lines) + 0.004
     return pages
 

@@ -94,18 +94,20 @@ class PortsHolder:
     started_at: datetime
 
 
-def sharing_ports(engine: Engine, host: str, own: str, low: int, high: int,
+def sharing_ports(engine: Engine, host: str, own: str, own_pid: int, low: int, high: int,
                   alive: Callable[[int, str | None], bool]) -> list[PortsHolder]:
-    """The dialer processes of `host`, other than `own`, marked running, alive (`alive(pid,
-    process_start)`) and holding an RTP range that overlaps `low`–`high`: oldest first. A
-    node that registered no range (an older version) cannot be judged and is left out."""
+    """The dialer processes of `host`, other than this one (`own` name and `own_pid`),
+    marked running or paused, alive (`alive(pid, process_start)`) and holding an RTP range
+    that overlaps `low`–`high`: oldest first. Another live process under this very name
+    counts too. A node that registered no range (an older version) is left out."""
     with engine.connect() as conn:
         rows = conn.execute(
             select(DialerNode.node, DialerNode.pid, DialerNode.process_start,
                    DialerNode.rtp_low, DialerNode.rtp_high, DialerNode.started_at)
-            .where(DialerNode.host == host, DialerNode.node != own,
-                   DialerNode.state == "running", DialerNode.pid.is_not(None),
+            .where(DialerNode.host == host, DialerNode.state.in_(("running", "paused")),
+                   DialerNode.pid.is_not(None),
                    DialerNode.rtp_low <= high, DialerNode.rtp_high >= low)
             .order_by(DialerNode.started_at, DialerNode.node)).all()
     return [PortsHolder(r.node, int(r.pid), int(r.rtp_low), int(r.rtp_high), r.started_at)
-            for r in rows if alive(int(r.pid), r.process_start)]
+            for r in rows if (r.node, int(r.pid)) != (own, own_pid)
+            and alive(int(r.pid), r.process_start)]

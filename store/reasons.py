@@ -288,13 +288,14 @@ def counts(engine: Engine, since: datetime, until: datetime
 
 
 def category_counts(engine: Engine, since: datetime, until: datetime) -> dict[str, int]:
-    """Transcribed reasons of the calls placed in [since, until) by category (None: not
-    sorted yet), most first: the month's reasons at a glance."""
+    """Transcribed reasons of the calls placed in [since, until) by category, most first:
+    the month's reasons at a glance. (A transcript is stored with its category, 未分类
+    included, so every transcribed reason has one.)"""
     with engine.connect() as conn:
         rows = conn.execute(
             select(CallAttempt.reason_category, func.count())
             .where(HAS_REASON, CallAttempt.reason_status == ReasonStatus.DONE,
+                   CallAttempt.reason_category.is_not(None),
                    CallAttempt.started_at >= since, CallAttempt.started_at < until)
             .group_by(CallAttempt.reason_category)).all()
-    counted = {(str(c) if c else ""): int(n) for c, n in rows}
-    return dict(sorted(counted.items(), key=lambda kv: (-kv[1], kv[0])))
+    return dict(sorted(((str(c), int(n)) for c, n in rows), key=lambda kv: (-kv[1], kv[0])))

@@ -141,12 +141,12 @@ def test_demo_builds_runs_a_campaign_and_serves_the_console(tmp_path: Path) -> N
     bulletin = tmp_path / f"var/demo/bulletins/monthly/monthly-{month}.json"
     data = json.loads(bulletin.read_text(encoding="utf-8"))
     with sqlite3.connect(db) as conn:
-        checked, agreed = conn.execute(
-            "SELECT count(*), coalesce(sum(agreed_resolved), 0) FROM spot_checks "
-            "WHERE checked_by = 'demo-checker'").fetchone()
+        drawn, checked, agreed = conn.execute(
+            "SELECT count(*), coalesce(sum(checked_by = 'demo-checker'), 0), "
+            "coalesce(sum(agreed_resolved), 0) FROM spot_checks").fetchone()
         completed = conn.execute("SELECT count(*) FROM call_attempts WHERE outcome = "
                                  "'completed'").fetchone()[0]
-    assert checked == min(completed, 5)  # at least 5 a day, all there are when fewer
+    assert drawn == min(completed, 5)  # at least 5 a day, all there are when fewer
     assert (data["machine_accuracy"]["resolved"]["checked"],
             data["machine_accuracy"]["resolved"]["agreed"]) == (checked, agreed)
     said = sentence(data["machine_accuracy"]) if checked else "本期未抽检"

@@ -168,7 +168,8 @@ def test_the_reports_show_the_reasons_with_masked_examples(engine: Engine, seede
     todos = {t.attempt_id: t for t in take(engine)}
     first = min(todos)
     reasons.save_result(engine, todos[first], done("一直没人来，打我电话13812345678"), NOW)
-    reasons.save_result(engine, todos[second], done("态度很差=HYPERLINK(1)", "态度"), NOW)
+    rude = done("态度很差<script>alert(1)</script>", "态度")  # untrusted words: escaped in HTML
+    reasons.save_result(engine, todos[second], rude, NOW)
     with engine.begin() as conn:  # the third, taken and not finished: 未转写
         conn.execute(update(CallAttempt).where(CallAttempt.id == third).values(
             reason_status=None))
@@ -178,12 +179,13 @@ def test_the_reports_show_the_reasons_with_masked_examples(engine: Engine, seede
     assert rows[0] == ["单位", "原因分类", "条数", "占已转写", "示例（号码已遮盖）"]
     street = [r for r in rows if r[0] == "青石街道"]
     assert street == [["青石街道", "上门", 1, 0.5, "「一直没人来，打我电话138****5678」"],
-                      ["青石街道", "态度", 1, 0.5, "「态度很差=HYPERLINK(1)」"],
+                      ["青石街道", "态度", 1, 0.5, "「态度很差<script>alert(1)</script>」"],
                       ["青石街道", "未转写", 1, None, None]]  # an empty cell
     assert [r[1:3] for r in rows if r[0] == "东湖区"] == [[r[1], r[2]] for r in street]
     html = render_html(report)
     assert "「一直没人来，打我电话138****5678」" in html and "13812345678" not in html
     assert html.index('id="reasons"') < html.index("剔除工单")
+    assert "<script>" not in html and "态度很差&lt;script&gt;alert(1)&lt;/script&gt;" in html
     write_pdf(report, tmp_path / "r.pdf")
     text = subprocess.run(["pdftotext", "-layout", str(tmp_path / "r.pdf"), "-"],
                           capture_output=True, text=True, check=True).stdout

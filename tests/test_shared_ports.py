@@ -49,7 +49,7 @@ def test_only_live_overlapping_processes_of_this_host_are_found(engine: Engine) 
               process=Process("h1", 17, "g", (30000, 30099)))
     node_seen(engine, "stopped", at, 0, "stopped")
     assert nodes(engine)["inside"] == ("running", 30050, 30060)
-    found = sharing_ports(engine, "h1", "me", 30000, 30099, lambda pid, _: pid != 14)
+    found = sharing_ports(engine, "h1", "me", ME.pid, 30000, 30099, lambda pid, _: pid != 14)
     assert [(h.node, h.pid, h.low, h.high) for h in found] == [  # oldest, then by name
         ("across", 13, 30099, 30200), ("inside", 12, 30050, 30060)]
     check_media_ports(engine, "me", ME)  # by /proc, pids 11-17 are not those processes
@@ -62,15 +62,30 @@ def test_only_live_overlapping_processes_of_this_host_are_found(engine: Engine) 
         f"host: node live (pid {ME.pid}) 30090-30109.")
 
 
-def test_of_two_registered_at_once_the_later_gives_way(engine: Engine) -> None:
+def test_of_two_registered_at_once_both_give_way(engine: Engine) -> None:
+    """Registration order is not commit order: each that sees the other refuses, the
+    safe failure; a paused node still holds its ports; another live process under this
+    very name holds them too."""
     at = datetime(2026, 12, 3, 9, 0)
-    for name in ("b-node", "a-node"):  # the same second: the name decides
-        node_seen(engine, name, at, 0, started=True, process=ME)
-    check_media_ports(engine, "a-node", ME, at)  # the first keeps its ports
-    with pytest.raises(PortsShared, match="node a-node"):
-        check_media_ports(engine, "b-node", ME, at)
-    assert nodes(engine)["b-node"][0] == "stopped" and nodes(engine)["a-node"][0] == "running"
-    check_media_ports(engine, "a-node", ME)  # b-node, stopped, holds nothing any more
+    other = Process("h1", ME.pid + 1, ME.start, ME.media_ports)  # pretend another process
+    def alive(pid: int, start: str | None) -> bool:
+        return pid in (ME.pid, other.pid)
+    node_seen(engine, "a-node", at, 0, started=True, process=ME)
+    node_seen(engine, "b-node", at, 0, started=True, process=other)
+    assert [h.node for h in sharing_ports(engine, "h1", "a-node", ME.pid, 30000, 30099,
+                                          alive)] == ["b-node"]
+    assert [h.node for h in sharing_ports(engine, "h1", "b-node", other.pid, 30000, 30099,
+                                          alive)] == ["a-node"]
+    node_seen(engine, "c-node", at, 0, started=True, process=ME)  # alive by /proc too
+    with pytest.raises(PortsShared, match="node c-node"):
+        check_media_ports(engine, "a-node", ME, at)
+    assert nodes(engine)["a-node"][0] == "stopped"  # marked before it gave way
+    node_seen(engine, "b-node", at, 0, "paused")
+    assert [h.node for h in sharing_ports(engine, "h1", "a-node", ME.pid, 30000, 30099,
+                                          alive)] == ["b-node", "c-node"]  # paused: still holds
+    node_seen(engine, "same", at, 0, started=True, process=other)
+    assert "same" in [h.node for h in sharing_ports(engine, "h1", "same", ME.pid, 30000,
+                                                    30099, alive)]  # the name's other process
 
 
 def test_a_campaign_on_ports_a_live_one_holds_does_not_start(sqlite_engine: Engine,

@@ -63,7 +63,8 @@ def run(app: App, password: str, node: str | None) -> None:
         signals["failed"] = 1
         err.print(f"[bold red]错误 error:[/] campaign failed to start: "
                   f"{failure.getErrorMessage()}", highlight=False)
-        reactor.stop()
+        # what did start (registration, the background jobs) is stopped as on SIGTERM
+        service.stop().addBoth(lambda _: reactor.stop())
 
     started.addErrback(failed)
     c = service.campaign.settings

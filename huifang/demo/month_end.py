@@ -29,6 +29,7 @@ from scoring.accuracy import sentence
 from scoring.bulletins import Due
 from scoring.export_json import reasons_table
 from scoring.periods import parse_period
+from scoring.reasons import UNHEARD, UNTRANSCRIBED
 from scoring.report import Report
 from store import reasons as reason_store
 from store.bulletins import BulletinKind
@@ -65,23 +66,26 @@ def transcribe_reasons(engine: Engine, settings: Settings, now: Callable[[], dat
 
 
 def check_by_script(engine: Engine, settings: Settings, citizens: DemoCitizens,
-                    now: datetime) -> tuple[int, int]:
+                    now: datetime) -> tuple[int, int, int]:
     """Draw today's spot checks and check each blind with the citizen's scripted answers;
-    (drawn, checked)."""
-    draw_day(engine, now.date(), settings.spot_checks.rules(), now)
+    (drawn today, checked, left for a person: calls whose citizen was scripted to give
+    no answer, so a script cannot say what a listener would hear, and the machine's
+    answer there is not counted either way)."""
+    drawn = draw_day(engine, now.date(), settings.spot_checks.rules(), now)
     with engine.connect() as conn:
         todo = conn.execute(select(SpotCheck.id, Callback.phone)
                             .join(Callback, Callback.id == SpotCheck.callback_id)
                             .where(SpotCheck.checked_at.is_(None))).all()
-    checked = 0
+    checked = left = 0
     for spot_id, phone in todo:
         truth = TRUTH.get(citizens.persona.get(str(phone).removeprefix("+86"), ""))
         if truth is None:
+            left += 1
             continue
         check(engine, int(spot_id), *truth,
               Who(DEMO_CHECKER, "演示：按模拟市民的台词作答", now, None))
         checked += 1
-    return len(todo), checked
+    return drawn.drawn_now + drawn.drawn_before, checked, left
 
 
 def monthly_bulletin(engine: Engine, settings: Settings, now: datetime
@@ -103,7 +107,7 @@ def top_reasons(report: Report, limit: int = 5) -> list[tuple[str, int, str]]:
     counts: Counter[str] = Counter()
     example: dict[str, str] = {}
     for row in reasons_table(report):
-        if row["unit"] in tops:
+        if row["unit"] in tops and row["category"] not in (UNHEARD, UNTRANSCRIBED):
             counts[str(row["category"])] += int(row["count"])  # type: ignore[call-overload]
             said: Any = row["examples"]
             if said and str(row["category"]) not in example:
@@ -116,10 +120,11 @@ def close_the_month(engine: Engine, settings: Settings, citizens: DemoCitizens,
     out.print("8. 月报 the month's bulletin, as leadership gets it", highlight=False)
     transcribed = transcribe_reasons(engine, settings, now, out)
     out.print(f"   原因转写 reasons transcribed now: {transcribed}", highlight=False)
-    drawn, checked = check_by_script(engine, settings, citizens, now())
+    drawn, checked, left = check_by_script(engine, settings, citizens, now())
     out.print(f"   抽检 spot checks drawn today: {drawn}; checked blind by the demo's 质检员 "
-              f"(the answers each simulated citizen was scripted to give): {checked}",
-              highlight=False)
+              f"(the answers each simulated citizen was scripted to give): {checked}"
+              + (f"; {left} left on /spot-checks for a person (their citizen was scripted "
+                 "to give no answer)" if left else ""), highlight=False)
     report, files = monthly_bulletin(engine, settings, now())
     out.print(f"   月报 {report.period.label}（本月至今 month to date）: "
               f"{', '.join(files) or '已存在 already made'} in {settings.bulletins.dir}",

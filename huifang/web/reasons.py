@@ -94,7 +94,7 @@ def reasons_page(ctx: Ctx) -> Response:
     month = ctx.now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
     counts = reasons.category_counts(ctx.web.engine, month, ctx.now + timedelta(days=1))
     return ctx.page("reasons.html.j2", code, rows=rows, total=total, q=q,
-                    month_counts=[(c or UNSORTED, n) for c, n in counts.items()],
+                    month_counts=list(counts.items()),
                     category=category, wanted=status, unit=unit, error=error,
                     categories=categories, statuses=STATUS_LABELS, units=ctx.web.units(),
                     filters=filters, page=page, pages=max(1, -(-total // size)))
