@@ -61,6 +61,20 @@ def test_routes_and_node_reach_the_campaign() -> None:
         (("0731", "sip:{number}@gw:5060"),), "9", "node-a", 2.0, 4.0)
 
 
+def test_the_trunks_hosts_are_trusted_before_any_call() -> None:
+    """The target's and the routes' hosts answer keep-alives from the start; a host of
+    no setting does not (tests/test_uac.py has the endpoint's side)."""
+    from twisted.internet.task import Clock
+
+    from huifang.service import build_dialer
+
+    settings = Settings.model_validate({"trunk": {
+        "target": "sip:{number}@10.9.8.7:5060", "proxy": "[2001:db8::1]:5060",
+        "routes": {"0731": "sip:{number}@10.9.8.8:5080"}, "accept_from": ["10.9.8.9"]}})
+    dialer = build_dialer(settings, Clock())
+    assert dialer.endpoint.trusted == {"10.9.8.7", "10.9.8.8", "10.9.8.9", "2001:db8::1"}
+
+
 def test_a_live_call_decides_as_recognize_does() -> None:
     """The policy and the rival margin of [recognition] reach the call, not defaults."""
     from ivr.intents import Intent
