@@ -178,36 +178,42 @@ def _plain(fig: Figure, x: float, y: float, text: str, **style: object) -> None:
     fig.text(x, y, text, va="top", parse_math=False, **style)  # type: ignore[arg-type]
 
 
+def _listed_pages(title: str, lead: list[str], items: list[str], fits: int) -> list[Figure]:
+    """A titled list on as many pages as it takes: the `lead` lines under the title, then
+    each item wrapped to `fits` columns, a page continued under "（续）"."""
+    fig = plt.figure(figsize=A4)
+    pages, y = [fig], 0.96
+    _plain(fig, 0.06, y, title, fontsize=13)
+    y -= 0.03
+    for line in lead:
+        _plain(fig, 0.06, y, line, fontsize=8.5)
+        y -= 0.019
+    y -= 0.01 if lead and items else 0.0
+    for item in items:
+        lines = wrap(item, fits)
+        if y - 0.0155 * len(lines) < 0.04:
+            fig = plt.figure(figsize=A4)
+            pages.append(fig)
+            _plain(fig, 0.06, 0.96, f"{title.partition('（')[0]}（续）", fontsize=13)
+            y = 0.93
+        _plain(fig, 0.06, y, "\n".join(lines), fontsize=8, linespacing=1.3)
+        y -= 0.0155 * len(lines) + 0.004
+    return pages
+
+
 def _comparison_pages(report: Report) -> list[Figure]:
     """The monthly analysis: the carded units, then each unit's rates against last month
     and last year's same month, with the verdict on each change."""
     a = report.comparison
     if not a:
         return []
-    fig = plt.figure(figsize=A4)
-    pages, y = [fig], 0.96
-    _plain(fig, 0.06, y, f"月度对比（较上月 {a['previous_month']}、去年同期 {a['last_year']}）",
-             fontsize=13)
-    y -= 0.03
-    note = "变化以百分点计；显著：两期 Wilson 95% 区间不重叠。"
-    for line in [*wrap(cards_sentence(a), 100), note]:
-        _plain(fig, 0.06, y, line, fontsize=8.5)
-        y -= 0.019
-    y -= 0.01
-    for r in comparison_rows(a):
-        text = (f"· {r['unit']} {r['rate']} {_pct(r['value'])}；较上月 "
-                f"{_points(r['previous_change'])}（{r['previous_verdict']}）；较去年同期 "
-                f"{_points(r['last_year_change'])}"
-                f"（{r['last_year_verdict']}）")
-        lines = wrap(text, 104)
-        if y - 0.0155 * len(lines) < 0.04:
-            fig = plt.figure(figsize=A4)
-            pages.append(fig)
-            _plain(fig, 0.06, 0.96, "月度对比（续）", fontsize=13)
-            y = 0.93
-        _plain(fig, 0.06, y, "\n".join(lines), fontsize=8, linespacing=1.3)
-        y -= 0.0155 * len(lines) + 0.003
-    return pages
+    rows = [f"· {r['unit']} {r['rate']} {_pct(r['value'])}；较上月 "
+            f"{_points(r['previous_change'])}（{r['previous_verdict']}）；较去年同期 "
+            f"{_points(r['last_year_change'])}（{r['last_year_verdict']}）"
+            for r in comparison_rows(a)]
+    return _listed_pages(f"月度对比（较上月 {a['previous_month']}、去年同期 {a['last_year']}）",
+                         [*wrap(cards_sentence(a), 100),
+                          "变化以百分点计；显著：两期 Wilson 95% 区间不重叠。"], rows, 104)
 
 
 def _points(change: object) -> str:
@@ -217,26 +223,14 @@ def _points(change: object) -> str:
 def _reason_pages(report: Report) -> list[Figure]:
     """The citizens' reasons by unit and category, with masked examples, on as many pages
     as they take; one line saying there were none otherwise."""
-    fig = plt.figure(figsize=A4)
-    pages, y = [fig], 0.96
-    _plain(fig, 0.06, y, "不满意原因（按单位、分类；示例中的号码已遮盖）", fontsize=13)
-    y -= 0.03
-    rows = reasons_table(report)
-    if not rows:
-        _plain(fig, 0.06, y, "本期没有记录到不满意或未解决的原因。", fontsize=9)
-    for r in rows:
+    items = []
+    for r in reasons_table(report):
         share = "" if r["share"] is None else f"，占已转写 {_pct(r['share'])}"
         said = "".join(f"「{e}」" for e in r["examples"])  # type: ignore[attr-defined]
-        lines = wrap(f"· {r['unit']}　{r['category']}：{r['count']} 条{share}"
-                     + (f"　{said}" if said else ""), 100)
-        if y - 0.0155 * len(lines) < 0.04:
-            fig = plt.figure(figsize=A4)
-            pages.append(fig)
-            _plain(fig, 0.06, 0.96, "不满意原因（续）", fontsize=13)
-            y = 0.93
-        _plain(fig, 0.06, y, "\n".join(lines), fontsize=8, linespacing=1.3)
-        y -= 0.0155 * len(lines) + 0.004
-    return pages
+        items.append(f"· {r['unit']}　{r['category']}：{r['count']} 条{share}"
+                     + (f"　{said}" if said else ""))
+    return _listed_pages("不满意原因（按单位、分类；示例中的号码已遮盖）",
+                         [] if items else ["本期没有记录到不满意或未解决的原因。"], items, 100)
 
 
 def _closing_page(report: Report) -> Figure:
