@@ -39,6 +39,7 @@ from ivr.understand import DEFAULT_POLICY, understand_hypotheses, understand_key
 log = logging.getLogger(__name__)
 ANNOUNCEMENT_AFTER_ANSWER_S = 6.0  # carriers that answer first speak within this
 MIN_EARLY_AUDIO_S = 1.0
+BYTES_PER_S = 16000  # 16-bit PCM at 8 kHz, as the recording's left channel
 EARLY_POLL_S = 0.1  # how often the early media heard so far is looked at while ringing
 
 
@@ -87,6 +88,10 @@ class Heard:
     text: str
     confidence: float
     intent: Intent
+    # where the audio decoded for this turn lies in the call's recording, in seconds from
+    # the answer (the recording's start): the speech with its pre-roll to the end point;
+    # None for a key
+    span: tuple[float, float] | None = None
 
 
 class CallSession:
@@ -118,6 +123,9 @@ class CallSession:
         self._speech_ended_at: float | None = None
         self._answered_at: float | None = None
         self._reason_started: dict[int, float] = {}
+        self._heard_bytes = 0  # the citizen's audio since the answer: the recording's clock
+        self._turn_from_s: float | None = None
+        self._turn_span: tuple[float, float] | None = None
         self._announcement: RecognitionStream | None = None
         self._announcement_bytes = 0
         self._received_mark = 0
@@ -300,6 +308,7 @@ class CallSession:
     def _start_listening(self, listen: flow.Listen) -> None:
         self._cancel_timer()
         self._listen = listen
+        self._turn_from_s = self._turn_span = None
         self._endpointer = Endpointer(self.cfg.endpoint)
         self._preroll.clear()
         self._decoding = False
@@ -353,6 +362,8 @@ class CallSession:
                 stream, self._announcement = self._announcement, None
                 self._on_future(stream.finish(), self._answer_classified)
                 stream.close()
+        at = self._heard_bytes  # where this audio starts in the recording (bytes)
+        self._heard_bytes += len(pcm)
         if self._listen is None or self._endpointer is None or self._decoding:
             return
         if self._listen.keys_only:
@@ -361,6 +372,7 @@ class CallSession:
         heard = bytearray()
         for start in range(0, len(pcm) - FRAME_BYTES + 1, FRAME_BYTES):
             frame = pcm[start:start + FRAME_BYTES]
+            frame_end = (at + start + FRAME_BYTES) / BYTES_PER_S
             speaking = self._endpointer.started
             point = self._endpointer.feed(frame)
             if speaking:
@@ -372,6 +384,7 @@ class CallSession:
                 continue
             if point.event is Event.SPEECH_STARTED:
                 self._cancel_timer()
+                self._turn_from_s = max(0.0, frame_end - len(self._preroll) / BYTES_PER_S)
                 heard += self._preroll
                 self._preroll.clear()
                 if self._listen.question is not None:
@@ -381,6 +394,8 @@ class CallSession:
                     self._stream.feed(bytes(heard))
                 behind = (self._endpointer.now_ms - point.at_ms) / 1000
                 self._speech_ended_at = self.reactor.seconds() - behind
+                if self._turn_from_s is not None:
+                    self._turn_span = (round(self._turn_from_s, 2), round(frame_end, 2))
                 self._end_of_speech()
                 return
         if decode and heard and self._stream is not None:
@@ -426,7 +441,7 @@ class CallSession:
         log.info("call %s: heard %r (%.2f) for %s: %s %.2f", self.call_id, result.text,
                  result.confidence, question, understood.intent, understood.confidence)
         self.on_heard(Heard(self.state.ticket, question, "speech", result.text,
-                            understood.confidence, understood.intent))
+                            understood.confidence, understood.intent, self._turn_span))
         if understood.intent in (Intent.WRONG_PERSON, Intent.CALL_LATER):
             self.report.heard = result.text
         candidate = doubted_answer(result, understood.intent, understood.confidence,

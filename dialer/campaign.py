@@ -396,7 +396,7 @@ class Campaign:
         def on_heard(heard: Heard) -> None:
             question = heard.question.value if heard.question else "reason"
             stored = Answer(question, heard.intent.value, None, heard.confidence,
-                            f"heard:{heard.kind}", heard.text)
+                            f"heard:{heard.kind}", heard.text, heard.span)
             previous = writes[-1] if writes else None
             writes.append(self._write_after(previous, save_answer, self.engine,
                                             attempts[heard.ticket], stored, self.now()))

@@ -60,6 +60,7 @@ class Answer:
     confidence: float
     source: str  # "speech", "keys", "speech, same breath", "none"
     heard: str = ""
+    span: tuple[float, float] | None = None  # in the recording (a heard turn's audio)
 
 
 def save_answer(engine: Engine, attempt_id: int, answer: Answer, now: datetime) -> bool:
@@ -70,7 +71,8 @@ def save_answer(engine: Engine, attempt_id: int, answer: Answer, now: datetime) 
         conn.execute(insert(CallTurn).values(
             attempt_id=attempt_id, question=answer.question, intent=answer.intent,
             confidence=answer.confidence, source=answer.source, heard=answer.heard or None,
-            at=now))
+            at=now, from_s=answer.span[0] if answer.span else None,
+            to_s=answer.span[1] if answer.span else None))
         if answer.value is None:
             return False
         return _write_evaluation(conn, attempt_id, answer, now)

@@ -145,6 +145,10 @@ class CallTurn(Base):
     source: Mapped[str] = mapped_column(String(40))
     heard: Mapped[str | None] = mapped_column(Text)
     at: Mapped[datetime] = mapped_column(LocalDateTime)
+    # a heard turn's audio in the recording, seconds from its start (None: a key, a saved
+    # answer's own row, or a call from before these were kept)
+    from_s: Mapped[float | None] = mapped_column(Float)
+    to_s: Mapped[float | None] = mapped_column(Float)
 
 
 class DoNotCall(Base):
