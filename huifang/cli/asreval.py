@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ from rich.progress import Progress
 from rich.table import Table
 
 from huifang.cli.app import App, fail, out, pass_app
+from huifang.cli.fromreviews import reviewed_items, reviews_record
 from huifang.config import RecognitionSettings
 from huifang.evaluation import channel
 from huifang.evaluation.callers import espeak_render, generate_callers, real_speech
@@ -22,6 +24,7 @@ from huifang.speech import engine_from, policy_from
 from ivr.recognition import RecognitionError
 from prompts.audio import AudioError
 from prompts.tts import EspeakWorker, TtsError, TtsUnavailable
+from store.phones import mask_phones_in_text
 
 DEFAULT_REAL = Path("../shared/speech/real")
 
@@ -51,9 +54,15 @@ def _snrs(text: str) -> list[float | None]:
               help="Generate the development corpus (callers' phrasings, every espeak-ng "
                    "variant, split tune/heldout) instead of the catalogue's.")
 @click.option("--split", "split", type=click.Choice(["heldout", "tune", "all"]),
-              default="heldout", show_default=True,
+              default=None,
               help="Which part of a split corpus to measure (figures are reported on the "
-                   "held-out part; thresholds are chosen on the tune part).")
+                   "held-out part; thresholds are chosen on the tune part). Default: "
+                   "heldout; all with --from-reviews.")
+@click.option("--from-reviews", "from_reviews", is_flag=True,
+              help="Measure on the turns people confirmed, corrected or spot-checked, cut "
+                   "from the calls' recordings (README: Learning from reviews).")
+@click.option("--since", type=click.DateTime(formats=["%Y-%m-%d"]),
+              help="With --from-reviews: only calls made on or after this date.")
 @click.option("--every", default=1, show_default=True,
               help="Measure every n-th clip of the part (a quicker, bounded run).")
 @click.option("--noise", "noise_text", default=None,
@@ -66,7 +75,8 @@ def _snrs(text: str) -> list[float | None]:
               help="Write the full report as JSON.")
 @pass_app
 def asr_eval(app: App, folder: Path, regenerate: bool, quick: bool, snr_text: str,
-             no_channel: bool, real_clips: Path, callers: bool, split: str, every: int,
+             no_channel: bool, real_clips: Path, callers: bool, split: str | None,
+             from_reviews: bool, since: datetime | None, every: int,
              noise_text: str | None, engine: str | None, model: str | None,
              out_path: Path | None) -> None:
     """Intent accuracy, confusion, rejection, false acceptance and real-time factor."""
@@ -74,6 +84,13 @@ def asr_eval(app: App, folder: Path, regenerate: bool, quick: bool, snr_text: st
     overrides: dict[str, Any] = {k: v for k, v in (("engine", engine), ("model", model)) if v}
     settings = RecognitionSettings(**{**settings.model_dump(), **overrides})
     policy = policy_from(settings)
+    if since is not None and not from_reviews:
+        raise click.BadParameter("--since needs --from-reviews", param_hint="--since")
+    if from_reviews:
+        report = measure_reviews(app, settings, split or "all", since, every)
+        _print_and_write(report, out_path)
+        return
+    split = split or "heldout"
     snrs: list[float | None] = [None] if no_channel else _snrs(snr_text)
     try:
         recogniser_engine = engine_from(settings)  # a wrong model fails before any rendering
@@ -95,10 +112,38 @@ def asr_eval(app: App, folder: Path, regenerate: bool, quick: bool, snr_text: st
                       {"question": r.question.value, "said": r.text, "heard": r.heard,
                        "expected": r.expected.value, "got": r.got.value,
                        "snr": r.snr} for r in worst(rows)])
+    _print_and_write(report, out_path)
+
+
+def _print_and_write(report: dict[str, Any], out_path: Path | None) -> None:
     print_report(report)
     if out_path:
         out_path.write_text(json.dumps(report, ensure_ascii=False, indent=2), encoding="utf-8")
         out.print(f"report written to {out_path}")
+
+
+def measure_reviews(app: App, settings: RecognitionSettings, split: str,
+                    since: datetime | None, every: int) -> dict[str, Any]:
+    """The live decision path on the reviewed turns, decoded as they were recorded."""
+    policy = policy_from(settings)
+    try:
+        recogniser_engine = engine_from(settings)
+        with reviewed_items(app, since, split, every) as (corpus, items), \
+                Progress(transient=True, console=out) as bar:
+            task = bar.add_task(f"decoding with {recogniser_engine.name}", total=None)
+            rows = evaluate(recogniser_engine, items, [None], policy, settings.accept,
+                            use_channel=False,
+                            progress=lambda n, t: bar.update(task, completed=n, total=t))
+    except (CorpusError, RecognitionError, AudioError) as exc:
+        fail(str(exc))
+    report = summarise(rows)
+    report.update(engine=recogniser_engine.name, model=settings.model,
+                  accept=settings.accept, corpus="reviews", split=split,
+                  reviews=reviews_record(corpus, since), examples=[
+                      {"question": r.question.value, "said": r.text,
+                       "heard": mask_phones_in_text(r.heard), "expected": r.expected.value,
+                       "got": r.got.value, "snr": r.snr} for r in worst(rows)])
+    return report
 
 
 def select(items: list[Item], split: str) -> list[Item]:

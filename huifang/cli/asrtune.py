@@ -19,8 +19,11 @@ decoded decisions, so a second calibration with other targets decodes nothing.
 from __future__ import annotations
 
 import json
+import zlib
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import asdict, dataclass
+from datetime import datetime
 from itertools import product
 from pathlib import Path
 from typing import Any
@@ -30,6 +33,7 @@ from rich.progress import Progress
 
 from huifang.cli.app import App, fail, out, pass_app
 from huifang.cli.asreval import DEFAULT_REAL, _noises, _snrs, print_report, select
+from huifang.cli.fromreviews import reviewed_items, reviews_record
 from huifang.evaluation import channel
 from huifang.evaluation.callers import real_speech
 from huifang.evaluation.corpus import CorpusError, Item, read_labels
@@ -44,6 +48,7 @@ from ivr.recognition import Engine, Hypothesis, RecognitionError, Rejection, pas
 from ivr.second_opinion import Combination, SecondOpinionEngine
 from ivr.understand import OPPOSITES
 from prompts.audio import AudioError
+from store.phones import mask_phones_in_text
 
 COVERAGES = tuple(round(0.3 + 0.05 * i, 2) for i in range(15))  # 0.30 .. 1.00
 VOICED = (0.1, 0.15, 0.25, 0.4)
@@ -82,9 +87,11 @@ class Decision:
 def decisions_for(engine: Engine, items: list[Item], snrs: list[float | None],
                   noises: tuple[str, ...], policy: Policy, accept: float,
                   cache: Path | None = None,
-                  progress: Callable[[int, int], None] | None = None) -> list[Decision]:
+                  progress: Callable[[int, int], None] | None = None,
+                  use_channel: bool = True) -> list[Decision]:
     """Every clip decoded under every condition by an engine with rejection off (kept in
-    `cache` if given, and read from it when it is there)."""
+    `cache` if given, and read from it when it is there); without `use_channel`, each clip
+    once as it is (telephone audio already, e.g. the reviewed turns)."""
     if cache is not None and cache.exists():
         return [Decision.from_json(d) for d in json.loads(cache.read_text(encoding="utf-8"))]
     decisions: list[Decision] = []
@@ -94,7 +101,7 @@ def decisions_for(engine: Engine, items: list[Item], snrs: list[float | None],
                                   snr, noise, item.text, result.audio_s, result.decode_s))
 
     evaluate(engine, items, snrs, policy, accept, noises=noises, vary=True, keep=keep,
-             progress=progress)
+             progress=progress, use_channel=use_channel)
     write_decisions(cache, [d.as_json() for d in decisions])
     return decisions
 
@@ -209,20 +216,64 @@ def search(decisions: list[Decision], policy: Policy, accept: float, max_reversa
 @click.option("--second-opinion", is_flag=True,
               help="Also ask Whisper on every clip and choose the combination's thresholds "
                    "(README: Second opinion) to the same targets.")
+@click.option("--from-reviews", "from_reviews", is_flag=True,
+              help="Calibrate on the turns people confirmed, corrected or spot-checked "
+                   "(split by caller), decoded as recorded; --corpus, --snr and --noise "
+                   "are then not used.")
+@click.option("--since", type=click.DateTime(formats=["%Y-%m-%d"]),
+              help="With --from-reviews: only calls made on or after this date.")
 @pass_app
 def asr_tune(app: App, folder: Path, snr_text: str, noise_text: str | None,
              max_reversals: float, max_off_script: float, max_wrong: float, every: int,
              real_clips: Path, heldout_every: int, cache: Path | None,
-             out_path: Path | None, second_opinion: bool) -> None:
+             out_path: Path | None, second_opinion: bool, from_reviews: bool,
+             since: datetime | None) -> None:
     """Calibrate rejection on the tune split; print the [recognition] settings."""
+    if since is not None and not from_reviews:
+        raise click.BadParameter("--since needs --from-reviews", param_hint="--since")
+    with ExitStack() as stack:
+        if from_reviews:
+            reviewed, corpus = stack.enter_context(reviewed_items(app, since, "all"))
+            if not select(corpus, "tune"):
+                fail("no reviewed turn in the tune part yet (one caller in three is held "
+                     "out): review more calls first")
+            source = Source("reviews", corpus, [None], ("none",), False,
+                            reviews_record(reviewed, since))
+        else:
+            try:
+                corpus = read_labels(folder)
+            except CorpusError as exc:
+                fail(str(exc))
+            if not any(i.split for i in corpus):
+                fail(f"{folder}: no tune split (labels.tsv needs a split column)")
+            source = Source(str(folder), corpus, _snrs(snr_text),
+                            _noises(noise_text, True), True)
+        calibrate(app, source, max_reversals, max_off_script, max_wrong, every, real_clips,
+                  heldout_every, cache, out_path, second_opinion)
+
+
+@dataclass(frozen=True)
+class Source:
+    """What to calibrate on: the corpus, its conditions, and whether the simulated
+    telephone channel applies (not to recorded calls)."""
+
+    name: str
+    corpus: list[Item]
+    snrs: list[float | None]
+    noises: tuple[str, ...]
+    use_channel: bool
+    record: dict[str, Any] | None = None  # what the reviews held, for the JSON
+
+
+def calibrate(app: App, source: Source, max_reversals: float, max_off_script: float,
+              max_wrong: float, every: int, real_clips: Path, heldout_every: int,
+              cache: Path | None, out_path: Path | None, second_opinion: bool) -> None:
     settings = app.settings.recognition
     policy = policy_from(settings)
-    snrs, noises = _snrs(snr_text), _noises(noise_text, True)
+    corpus, snrs, noises = source.corpus, source.snrs, source.noises
+    folder = source.name
     pairs: dict[str, list[Pair]] = {}
     try:
-        corpus = read_labels(folder)
-        if not any(i.split for i in corpus):
-            fail(f"{folder}: no tune split (labels.tsv needs a split column)")
         engine = engine_from(settings, second_opinion=second_opinion, always_ask=True,
                              min_coverage=0.0, min_coverage_non_answer=0.0, min_voiced_s=0.0)
         if second_opinion and not isinstance(engine, SecondOpinionEngine):
@@ -233,15 +284,20 @@ def asr_tune(app: App, folder: Path, snr_text: str, noise_text: str | None,
         def decoded(split: str, n: int) -> list[Decision]:
             items = select(corpus, split)[::max(1, n)]
             tag = "-whisper" if second_opinion else ""
+            if not source.use_channel:  # the reviewed turns grow: the cache names them
+                names = ",".join(i.file.name for i in items)
+                tag += f"-reviews{zlib.crc32(names.encode()):08x}"
             where = cache / f"{split}-every{n}{tag}.json" if cache else None
             with Progress(transient=True, console=out) as bar:
                 task = bar.add_task(f"decoding the {split} split", total=None)
                 show = lambda k, t: bar.update(task, completed=k, total=t)  # noqa: E731
                 if not second_opinion:
                     return decisions_for(engine, items, snrs, noises, policy,
-                                         settings.accept, where, show)
+                                         settings.accept, where, show,
+                                         use_channel=source.use_channel)
                 pairs[split] = decode_both(engine, items, snrs, noises, policy,
-                                           settings.accept, where, show)
+                                           settings.accept, where, show,
+                                           use_channel=source.use_channel)
                 return [Decision(p.question, p.expected, p.kind,
                                  p.hypothesis.primary or p.hypothesis, p.snr, p.noise,
                                  p.text, p.audio_s, p.primary_s) for p in pairs[split]]
@@ -269,8 +325,14 @@ def asr_tune(app: App, folder: Path, snr_text: str, noise_text: str | None,
     click.echo(f"min_voiced_s = {r.min_voiced_s}")
     click.echo(f"rival_margin = {best.margin}")
     click.echo(f'vad = "{settings.vad or "silero"}"')
+    if best.off_script == 0:
+        out.print("[yellow]no off-script audio among these clips: the off-script bound "
+                  "(--max-off-script) was not tested; check the chosen setting with "
+                  "`huifang asr-eval --callers` as well[/]", highlight=False)
     record: dict[str, Any] = {"chosen": best.as_dict(), "decodes": len(decisions),
-                              "settings_tried": tried}
+                              "settings_tried": tried, "corpus": folder}
+    if source.record is not None:
+        record["reviews"] = source.record
     combination = None
     if second_opinion:
         candidates = (Setting("combined", r, best.margin, combination=c)
@@ -293,7 +355,10 @@ def asr_tune(app: App, folder: Path, snr_text: str, noise_text: str | None,
                                         "right": found.right, "answers": found.answers,
                                         "reversed": found.reversed, "wrong": found.wrong,
                                         "off_script_accepted": found.off_accepted}
-    if heldout_every:
+    if heldout_every and not select(corpus, "heldout"):
+        out.print("[yellow]the held-out part is empty: nothing to measure the chosen "
+                  "setting on[/]", highlight=False)
+    elif heldout_every:
         try:
             heldout = decoded("heldout", heldout_every)
         except (CorpusError, RecognitionError, AudioError) as exc:
@@ -302,7 +367,8 @@ def asr_tune(app: App, folder: Path, snr_text: str, noise_text: str | None,
         report = summarise(rows)
         report.update(engine=engine.name, model=settings.model, accept=settings.accept,
                       corpus=str(folder), split="heldout", examples=[
-                          {"question": w.question.value, "said": w.text, "heard": w.heard,
+                          {"question": w.question.value, "said": w.text,
+                           "heard": mask_phones_in_text(w.heard),
                            "expected": w.expected.value, "got": w.got.value, "snr": w.snr}
                           for w in worst(rows)])
         out.print("held-out split, with the chosen setting:")

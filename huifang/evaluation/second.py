@@ -71,9 +71,11 @@ class Pair:
 def decode_both(engine: Engine, items: list[Item], snrs: list[float | None],
                 noises: tuple[str, ...], policy: Policy, accept: float,
                 cache: Path | None = None,
-                progress: Callable[[int, int], None] | None = None) -> list[Pair]:
+                progress: Callable[[int, int], None] | None = None,
+                use_channel: bool = True) -> list[Pair]:
     """Every clip under every condition through `engine` (a SecondOpinionEngine with
-    `always_ask` and the grammar engine's rejection off), kept in `cache` if given."""
+    `always_ask` and the grammar engine's rejection off), kept in `cache` if given;
+    without `use_channel`, each clip once as it is (telephone audio already)."""
     if cache is not None and cache.exists():
         return [Pair.from_json(d) for d in json.loads(cache.read_text(encoding="utf-8"))]
     pairs: list[Pair] = []
@@ -87,7 +89,7 @@ def decode_both(engine: Engine, items: list[Item], snrs: list[float | None],
                           result.audio_s, max(0.0, result.decode_s - cpu)))
 
     evaluate(engine, items, snrs, policy, accept, noises=noises, vary=True, keep=keep,
-             progress=progress)
+             progress=progress, use_channel=use_channel)
     write_decisions(cache, [p.as_json() for p in pairs])
     return pairs
 
