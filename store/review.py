@@ -161,6 +161,7 @@ class Turn:
     source: str
     heard: str | None
     at: datetime
+    from_s: float | None = None  # a heard turn's audio in the recording (seconds)
 
 
 @dataclass(frozen=True)
@@ -208,7 +209,7 @@ def _attempts(conn: Connection, callback_id: int) -> list[Attempt]:
     for t in conn.execute(select(CallTurn).where(
             CallTurn.attempt_id.in_([a.id for a in attempts])).order_by(CallTurn.id)):
         turns.setdefault(t.attempt_id, []).append(
-            Turn(t.question, t.intent, t.confidence, t.source, t.heard, t.at))
+            Turn(t.question, t.intent, t.confidence, t.source, t.heard, t.at, t.from_s))
     return [Attempt(a.id, a.call_id, a.started_at, a.answered_at, a.ended_at, str(a.status),
                     a.outcome, a.sip_code, a.sip_reason, a.heard, a.recording,
                     (a.reason_from_s, a.reason_to_s) if a.reason_from_s is not None

@@ -122,8 +122,14 @@ def seed(engine: Engine, directory: Path, recordings: Path) -> Seeded:
     recording = stereo_recording(recordings / "seed-Q010.wav")
     neg = _callback(engine, "Q010", CallbackStatus.CLAIMED)
     (attempt,) = start_attempts(engine, [neg], "call-q010", "test", now)
+    # as the dialer writes them: what was heard with where it is in the recording, then
+    # the answer taken from it
+    save_answer(engine, attempt, Answer("resolved", "resolved", None, 0.91, "heard:speech",
+                                        "已经解决了", (0.3, 1.4)), now)
     save_answer(engine, attempt, Answer("resolved", "resolved", Resolved.YES, 0.91, "speech",
                                         "已经解决了"), now)
+    save_answer(engine, attempt, Answer("satisfied", "unsatisfied", None, 0.62, "heard:speech",
+                                        "不满意", (2.0, 3.2)), now)
     save_answer(engine, attempt, Answer("satisfied", "unsatisfied", Satisfaction.UNSATISFIED,
                                         0.62, "speech", "不满意"), now)
     finish_attempt(engine, attempt, AttemptEnd(AttemptOutcome.COMPLETED, 200, "OK",

@@ -113,6 +113,13 @@ def test_a_supervisor_corrects_an_answer(console: ConsoleProcess, browser: Brows
     duration = page.locator("audio").evaluate("a => a.duration")
     assert 3.0 < duration < 6.0
     page.click("[data-channel=both]")
+    # ▶ beside an answer plays the recording from where that answer was heard
+    seeks = page.locator("table.turns button.seek")
+    assert seeks.count() == 2 and seeks.nth(1).inner_text() == "▶ 2.0 s"
+    page.locator("audio").evaluate("a => a.pause()")
+    seeks.nth(1).click()
+    page.wait_for_function(
+        "() => document.querySelector('audio').currentTime >= 2.0", timeout=15000)
     page.screenshot(path=str(SHOTS / "03-call.png"), full_page=True)
 
     # correct the answer with a reason

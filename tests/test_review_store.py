@@ -91,8 +91,11 @@ def test_call_detail_has_attempts_turns_and_recording(engine: Engine, seeded: Se
     (attempt,) = d.attempts
     assert attempt.outcome == "completed" and attempt.sip_code == 200
     assert attempt.recording == str(seeded.recording) and attempt.reason_span == (1.5, 4.0)
-    assert [(t.question, t.intent, t.heard) for t in attempt.turns] == [
-        ("resolved", "resolved", "已经解决了"), ("satisfied", "unsatisfied", "不满意")]
+    assert [(t.question, t.intent, t.source, t.heard, t.from_s) for t in attempt.turns] == [
+        ("resolved", "resolved", "heard:speech", "已经解决了", 0.3),
+        ("resolved", "resolved", "speech", "已经解决了", None),
+        ("satisfied", "unsatisfied", "heard:speech", "不满意", 2.0),
+        ("satisfied", "unsatisfied", "speech", "不满意", None)]
     assert d.evaluation == {"resolved": "yes", "satisfaction": "unsatisfied", "source": "auto",
                             "evaluated_by": "huifang", "evaluated_at": NOW,
                             "note": d.evaluation["note"] if d.evaluation else None}

@@ -80,6 +80,7 @@ class TurnRow:
     confidence: float
     source: str
     intent: str
+    seek: float | None = None  # where what was heard starts in the recording
 
 
 def turn_rows(turns: list[review.Turn]) -> list[TurnRow]:
@@ -87,34 +88,37 @@ def turn_rows(turns: list[review.Turn]) -> list[TurnRow]:
     heard: review.Turn | None = None  # what was heard, until its answer comes
     last = ""
 
-    def add(question: str, text: str, confidence: float, source: str, intent: str) -> None:
+    def add(question: str, text: str, confidence: float, source: str, intent: str,
+            seek: float | None = None) -> None:
         nonlocal last
         shown = "" if question == last else QUESTIONS.get(question, question)
         rows.append(TurnRow(shown or ("（再次询问）" if rows else ""), text, confidence,
-                            source, intent))
+                            source, intent, seek))
         last = question
+
+    def add_heard(h: review.Turn) -> None:  # heard, and no answer taken from it
+        add(h.question, phrase(h.heard), h.confidence, h.source, h.intent, h.from_s)
 
     for t in turns:
         if t.source.startswith("heard:"):
             if heard is not None:  # heard, and asked again: no answer was taken from it
-                add(heard.question, phrase(heard.heard), heard.confidence, heard.source,
-                    heard.intent)
+                add_heard(heard)
             heard = t
             continue
         if heard is not None and heard.question == t.question:
             said = phrase(heard.heard)
             note = phrase(t.heard) if t.heard and t.heard != heard.heard else ""
             add(t.question, f"{said}（{note}）" if said and note else said or note,
-                t.confidence, heard.source if t.source == "none" else t.source, t.intent)
+                t.confidence, heard.source if t.source == "none" else t.source, t.intent,
+                heard.from_s)
             heard = None
             continue
         if heard is not None:
-            add(heard.question, phrase(heard.heard), heard.confidence, heard.source,
-                heard.intent)
+            add_heard(heard)
             heard = None
         add(t.question, phrase(t.heard), t.confidence, t.source, t.intent)
     if heard is not None:
-        add(heard.question, phrase(heard.heard), heard.confidence, heard.source, heard.intent)
+        add_heard(heard)
     return rows
 
 

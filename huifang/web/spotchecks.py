@@ -47,6 +47,14 @@ def accuracy_view(figures: dict[str, Any]) -> dict[str, Any]:
             "floor": percent(figures.get("floor", 0.0)), "both": cell(figures["both"])}
 
 
+def answer_seeks(turns: list[review.Turn]) -> list[tuple[str, float]]:
+    """Where each answer heard by voice starts in the recording, by question: the checker
+    jumps to it without learning what the machine made of it (the check is blind)."""
+    return [(QUESTION_LABELS.get(t.question, t.question), t.from_s) for t in turns
+            if t.source == "heard:speech" and t.from_s is not None
+            and t.question in QUESTION_LABELS]
+
+
 def _filter(ctx: Ctx) -> spot_checks.SpotFilter:
     a = ctx.info.arg
     return spot_checks.SpotFilter(state=a("state") if a("state") in STATES else "",
@@ -97,7 +105,8 @@ def check_page(ctx: Ctx, spot_id: int, error: str = "", status: int = 200) -> Re
         "reason": said, "error": error, "ok": ctx.info.arg("ok"),
         "form": ctx.info.form if error else {},
         "resolved_choices": RESOLVED_CHOICES, "satisfaction_choices": SATISFACTION_CHOICES,
-        "next_id": spot_checks.next_todo(engine, spot_id)}
+        "next_id": spot_checks.next_todo(engine, spot_id),
+        "seeks": answer_seeks(attempt.turns) if attempt is not None else []}
     if checked:  # only now: the machine's answers, the call's turns, the evaluation now
         from huifang.web.review import turn_rows  # noqa: PLC0415 - the call page's own rows
 

@@ -65,8 +65,13 @@
         el.preservesPitch = true;
       });
     });
-    box.querySelectorAll("[data-seek]").forEach(function (b) {
-      b.addEventListener("click", function () { el.currentTime = parseFloat(b.dataset.seek); el.play(); });
+    // 跳到原因 in the player, ▶ beside each heard answer in the call's turn table
+    (box.closest("article, section") || box).querySelectorAll("[data-seek]").forEach(function (b) {
+      b.addEventListener("click", function () {
+        el.currentTime = parseFloat(b.dataset.seek);
+        var playing = el.play();  // a pause before it starts rejects it: that is no error
+        if (playing && playing.catch) playing.catch(function () {});
+      });
     });
   });
 })();
