@@ -153,6 +153,14 @@ def test_demo_builds_runs_a_campaign_and_serves_the_console(tmp_path: Path) -> N
     assert said in " ".join(out.split()).replace(" ", "") or said in out, out
     assert "8. 月报" in out and "不满意原因 top reasons:" in out
     assert all("reasons" in u for u in data["units"]) and "comparison" in data
+    # and says how many reviewed answers now teach the recogniser (two a checked call at
+    # most: the answers given by key teach nothing)
+    from store.db import make_engine
+    from store.review_labels import reviewed_turns
+
+    labelled = len(reviewed_turns(make_engine(f"sqlite:///{db}")).turns)
+    assert f"reviewed answers that now teach the recogniser: {labelled}（" in out, out
+    assert labelled <= 2 * checked
     for ext in ("xlsx", "pdf"):
         assert (bulletin.parent / bulletin.name.replace(".json", f".{ext}")).is_file()
 

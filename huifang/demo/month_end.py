@@ -35,6 +35,7 @@ from store import reasons as reason_store
 from store.bulletins import BulletinKind
 from store.campaign_models import Callback
 from store.corrections import Who
+from store.review_labels import reviewed_turns
 from store.spot_check_results import check
 from store.spot_checks import SpotCheck, draw_day
 
@@ -135,4 +136,8 @@ def close_the_month(engine: Engine, settings: Settings, citizens: DemoCitizens,
     for category, count, example in top_reasons(report) or [("（本月没有）", 0, "")]:
         said = f"  例：「{example}」" if example else ""
         out.print(f"     {category} {count} 条{said}", highlight=False)
+    labelled = reviewed_turns(engine)
+    out.print(f"   复核样本 reviewed answers that now teach the recogniser: "
+              f"{len(labelled.turns)}（measure them: huifang asr-eval --from-reviews; "
+              "calibrate on them: huifang asr-tune --from-reviews）", highlight=False)
     return report
