@@ -7,7 +7,9 @@ process; sipp runs in three processes beside it.
 Reports: campaign wall time against the ideal for those channels (the sum of call
 durations over the channels, and no faster than the call rate allows), channel
 utilisation while work was due, turn latency from the end of the citizen's voice to the
-next prompt's first packet (p50, p95), answers understood, CPU and RSS.
+next prompt's first packet (p50, p95) and its parts (the end point's wait, the
+recogniser's answer, the flow), the recognisers' backlog of audio not decoded yet,
+answers understood, CPU and RSS.
 HUIFANG_BENCH_CALLBACKS and HUIFANG_BENCH_CHANNELS change the size;
 HUIFANG_BENCH_PROCESSES=N decodes in N recogniser worker processes (`[recognition]
 processes`; unset: one per core, as `huifang run`; 0: threads), whose CPU is reported
@@ -161,6 +163,7 @@ def main() -> int:
     reports: list[CallReport] = []
     campaign.on_call_done = reports.append
     samples: list[int] = []
+    backlogs: list[float] = []  # the recognisers' audio not decoded yet, s (processes)
     marks: dict[str, float] = {}
     cpu0 = time.process_time()
     worker_cpu: dict[int, float] = {}
@@ -180,6 +183,9 @@ def main() -> int:
             marks["first"] = time.monotonic()
         if "first" in marks and left > 0:
             samples.append(len(campaign.calls))
+            stats = getattr(service.recognition, "stats", None)
+            if stats is not None:
+                backlogs.append(max((w.backlog_bytes / 16000 for w in stats()), default=0.0))
         with engine.connect() as conn:
             busy = conn.execute(select(func.count()).where(
                 CallAttempt.status == "in_progress")).scalar_one()
@@ -227,6 +233,11 @@ def main() -> int:
     busy_time = sum(durations)
     ideal = max(busy_time / channels, callbacks / CPS)
     latencies = [x for r in reports for x in r.turn_latencies_ms]
+    parts = np.array([x for r in reports for x in r.turn_parts_ms]).reshape(-1, 3)
+
+    def spread(values: Any) -> dict[str, float | None]:
+        return {"p50": round(float(np.percentile(values, 50)), 1) if len(values) else None,
+                "p95": round(float(np.percentile(values, 95)), 1) if len(values) else None}
     with engine.connect() as conn:
         outcomes = dict(conn.execute(select(CallAttempt.outcome, func.count())
                                      .group_by(CallAttempt.outcome)).all())
@@ -246,6 +257,10 @@ def main() -> int:
                             if latencies else None,
                             "p95": round(float(np.percentile(latencies, 95)), 1)
                             if latencies else None},
+        "turn_parts_ms": {"endpoint_wait": spread(parts[:, 0]),
+                          "recognition": spread(parts[:, 1]), "flow": spread(parts[:, 2])},
+        "recogniser_backlog_s": {**spread(backlogs),
+                                 "max": round(max(backlogs), 1) if backlogs else None},
         "cpu_s": round(cpu, 1), "cpu_percent_of_one_core": round(100 * cpu / wall, 1)
         if wall else None, "recogniser_cpu_s": round(sum(worker_cpu.values()), 1),
         "sipp_cpu_s": round(sipp_cpu, 1),

@@ -65,6 +65,10 @@ class CallReport:
     heard: str = ""  # the announcement or the words that decided an outcome of its own
     reason_spans: dict[int, tuple[float, float]] = field(default_factory=dict)
     turn_latencies_ms: list[float] = field(default_factory=list)
+    # each latency's parts, in ms: the end point's wait after the voice stopped, the
+    # recogniser's answer after the end point (queue, decode, the hop back), the flow to
+    # the next prompt
+    turn_parts_ms: list[tuple[float, float, float]] = field(default_factory=list)
     digits: str = ""
     recording: str | None = None
     rtcp: RtcpSummary | None = None  # what RTCP measured; None: RTCP off or never set up
@@ -121,6 +125,7 @@ class CallSession:
         self._no_input: DelayedCall | None = None
         self._last_play: Deferred[bool] | None = None
         self._speech_ended_at: float | None = None
+        self._endpointed_at = self._recognised_at = 0.0  # this turn's, reactor seconds
         self._answered_at: float | None = None
         self._reason_started: dict[int, float] = {}
         self._heard_bytes = 0  # the citizen's audio since the answer: the recording's clock
@@ -269,7 +274,14 @@ class CallSession:
                 self._feed(flow.MediaFailure(f"prompt {action.prompt} has no audio"))
                 return
             if self._speech_ended_at is not None:  # the answer's turn, to the next prompt
-                self.report.turn_latencies_ms.append((now - self._speech_ended_at) * 1000)
+                ended = self._speech_ended_at
+                self.report.turn_latencies_ms.append((now - ended) * 1000)
+                endpointed = max(ended, self._endpointed_at)
+                recognised = max(endpointed, self._recognised_at)
+                self.report.turn_parts_ms.append((
+                    round((endpointed - ended) * 1000, 1),
+                    round((recognised - endpointed) * 1000, 1),
+                    round((now - recognised) * 1000, 1)))
                 self._speech_ended_at = None
             played = self.media.play(pcm)
             self._last_play = played
@@ -393,7 +405,8 @@ class CallSession:
                 if decode and heard and self._stream is not None:
                     self._stream.feed(bytes(heard))
                 behind = (self._endpointer.now_ms - point.at_ms) / 1000
-                self._speech_ended_at = self.reactor.seconds() - behind
+                self._endpointed_at = self._recognised_at = self.reactor.seconds()
+                self._speech_ended_at = self._endpointed_at - behind
                 if self._turn_from_s is not None:
                     self._turn_span = (round(self._turn_from_s, 2), round(frame_end, 2))
                 self._end_of_speech()
@@ -420,6 +433,7 @@ class CallSession:
 
     def _recognised(self, question: Question, result: Hypothesis | BaseException) -> None:
         self._decoding = False
+        self._recognised_at = self.reactor.seconds()
         if self._listen is None or self._listen.question is not question:
             return  # the flow moved on (a key, a hang-up) while the engine decoded
         confirming = self._listen.confirming

@@ -86,6 +86,12 @@ def test_a_real_call_where_the_citizen_confirms_the_read_back(tmp_path: Path) ->
                    (Question.SATISFIED, Intent.UNSATISFIED, "keys")], (got, history)
     assert "→" in answers[0].heard
     assert report.flow_outcome is flow.CallOutcome.COMPLETED
+    # two spoken turns (the answer and the 是的), each latency with its parts: the end
+    # point's wait, the recogniser's answer, the flow to the next prompt
+    assert len(report.turn_latencies_ms) == len(report.turn_parts_ms) == 2
+    for latency, parts in zip(report.turn_latencies_ms, report.turn_parts_ms, strict=True):
+        assert all(p >= 0 for p in parts) and parts[0] > 100  # silence ends a turn
+        assert abs(sum(parts) - latency) < 1.0
 
 
 @pytest.mark.timeout(120)
