@@ -167,7 +167,7 @@ def correct_answer_in(conn: Connection, callback_id: int, resolved: Resolved,
     before = _evaluation(conn, cb.closure_id)
     after = {"resolved": str(resolved), "satisfaction": str(satisfaction),
              "source": str(EvaluationSource.SUPERVISOR), "evaluated_by": who.actor,
-             **(origin or {})}
+             "callback": callback_id, **(origin or {})}
     values = {"resolved": resolved, "satisfaction": satisfaction,
               "source": EvaluationSource.SUPERVISOR, "evaluated_at": who.now,
               "evaluated_by": who.actor, "note": who.reason.strip()}
@@ -189,8 +189,10 @@ def correct_answer_in(conn: Connection, callback_id: int, resolved: Resolved,
 
 
 def confirm_answer(engine: Engine, callback_id: int, who: Who, *,
-                   guard: Unsettled | None = None) -> None:
-    """The machine's answers stand as they are: settle the item, change nothing else."""
+                   guard: Unsettled | None = None, bulk: bool = False) -> None:
+    """The machine's answers stand as they are: settle the item, change nothing else.
+    `bulk`: confirmed from the queue's list with others, not on the call's own page (the
+    audit says so; such a confirmation is not taken as having listened)."""
     _check(who)
     with engine.begin() as conn:
         who = _claim(conn, guard, who)
@@ -202,9 +204,10 @@ def confirm_answer(engine: Engine, callback_id: int, who: Who, *,
                 or current["satisfaction"] == Satisfaction.UNKNOWN:
             raise CorrectionError("there is no complete answer to confirm; correct it instead")
         _settle(conn, callback_id, who, CallbackStatus.DONE)
+        after = {**current, "callback": callback_id, **({"bulk": True} if bulk else {})}
         audit.record(conn, at=who.now, actor=who.actor, action="confirm_answer",
                      target=ticket_no, reason=who.reason, ticket_id=cb.ticket_id,
-                     before=current, after=current, address=who.address)
+                     before=current, after=after, address=who.address)
 
 
 def schedule_call(engine: Engine, callback_id: int, at: datetime, who: Who, *,

@@ -3,22 +3,29 @@ answer a person judged, with where its audio lies in the call's recording.
 
 A person's judgment of an attempt's answers is one of
 - a spot check of that attempt (`spot_checks`, checked blind): "spot_check";
-- a supervisor's correction of the ticket's answers (`audit_log` action `correct_answer`,
+- a supervisor's correction of a callback's answers (`audit_log` action `correct_answer`,
   not one a spot check made): "corrected";
-- a supervisor's confirmation that the machine's answers stand (`confirm_answer`):
-  "confirmed".
-A correction or confirmation is of the ticket, so it labels, for each question, the
-ticket's latest attempt that ended before it and heard speech for that question. The
-latest judgment of an attempt's question wins (a later correction over an earlier check).
+- a supervisor's confirmation, on the call's page, that the machine's answers stand
+  (`confirm_answer`; a bulk confirmation from the queue's list is not taken as having
+  listened, and is skipped): "confirmed".
+A correction or confirmation is of its callback (the audit entry names it), so it labels
+the callback's latest attempt that ended before it; if that attempt heard no speech for a
+question, nothing of that question is labelled (an older call may not have said what the
+person settled on). A spot check, blind and of the recording itself, is never overridden
+by a correction or confirmation, which may come from a call back to the citizen; among
+those, the latest wins.
 
 Within an attempt, the turn a question's label belongs to is
-- the last heard speech turn whose intent is an answer to that question (what the machine
-  took, or would have taken with more confidence), else
-- the only heard speech turn of that question, if there is one and no key answered it.
+- none if a key answered the question (what the speech before it meant is not known);
+- else the last heard speech turn whose intent is an answer to that question (what the
+  machine took, or would have taken with more confidence);
+- else the question's only heard speech turn, if the machine heard it as unclear.
 Anything else is counted as skipped with why, never guessed: several unclear turns
-("ambiguous"), a key that answered ("answered_by_key"), an answer a person left unknown
-("unknown_answer"), a turn from before offsets were kept ("no_span"), a recording the
-retention job deleted ("recording_deleted").
+("ambiguous"), a lone turn heard as something else, e.g. 在开车 ("not_an_answer"), a key
+that answered ("answered_by_key"), an answer a person left unknown ("unknown_answer"), a
+turn from before offsets were kept ("no_span"), a recording the retention job deleted
+("recording_deleted"), a bulk confirmation ("bulk_confirmed"), an audit entry from before
+entries named their callback ("no_callback").
 
 Phone numbers never leave this module: each turn carries `caller`, a stable number
 derived from the phone, only so that a caller's turns stay in one part of a split.
@@ -43,6 +50,7 @@ from store.spot_checks import INTENT_ANSWERS, SpotCheck
 
 HEARD_SPEECH = "heard:speech"
 HEARD_KEY = "heard:key"
+UNCLEAR = "unclear"
 # a stored answer (store.enums values) -> the intent (ivr's Intent values) it stands for
 ANSWER_INTENTS: dict[tuple[str, str], str] = {v: k for k, v in INTENT_ANSWERS.items()}
 QUESTIONS = ("resolved", "satisfied")
@@ -100,9 +108,14 @@ def reviewed_turns(engine: Engine, since: datetime | None = None) -> ReviewedTur
             return ReviewedTurns()
         turns = _turns(conn, list(attempts))
         judged = _spot_checks(conn, list(attempts))
-        for attempt_id, question, judgment in _reviews(conn, attempts, turns):
-            _keep_latest(judged, attempt_id, question, judgment)
-    result = ReviewedTurns()
+        skipped: Counter[str] = Counter()
+        reviewed: dict[tuple[int, str], _Judgment] = {}
+        for attempt_id, judgment in _reviews(conn, attempts, skipped):
+            for question in QUESTIONS:
+                _keep_latest(reviewed, attempt_id, question, judgment)
+        for key, judgment in reviewed.items():
+            judged.setdefault(key, judgment)  # a blind spot check is never overridden
+    result = ReviewedTurns(skipped=skipped)
     for (attempt_id, question), judgment in sorted(judged.items()):
         a = attempts[attempt_id]
         answer = judgment.answers.get(question, "unknown")
@@ -131,14 +144,14 @@ def reviewed_turns(engine: Engine, since: datetime | None = None) -> ReviewedTur
 
 
 def _labelled_turn(candidates: list[_Turn], question: str) -> tuple[_Turn | None, str]:
+    if any(t.source == HEARD_KEY and t.intent in INTENT_ANSWERS for t in candidates):
+        return None, "answered_by_key"
     speech = [t for t in candidates if t.source == HEARD_SPEECH]
     answering = [t for t in speech if INTENT_ANSWERS.get(t.intent, ("",))[0] == question]
     if answering:
         return answering[-1], ""
-    if any(t.source == HEARD_KEY and t.intent in INTENT_ANSWERS for t in candidates):
-        return None, "answered_by_key"
     if len(speech) == 1:
-        return speech[0], ""
+        return (speech[0], "") if speech[0].intent == UNCLEAR else (None, "not_an_answer")
     return None, "ambiguous"
 
 
@@ -152,7 +165,8 @@ def _keep_latest(judged: dict[tuple[int, str], _Judgment], attempt_id: int, ques
 def _attempts(conn: Connection, since: datetime | None) -> dict[int, Any]:
     """The finished attempts (since `since`) that heard speech, by id."""
     heard = select(CallTurn.attempt_id).where(CallTurn.source == HEARD_SPEECH).distinct()
-    query = (select(CallAttempt.id, CallAttempt.phone, CallAttempt.started_at,
+    query = (select(CallAttempt.id, CallAttempt.callback_id, CallAttempt.phone,
+                    CallAttempt.started_at,
                     CallAttempt.ended_at, CallAttempt.recording,
                     CallAttempt.recording_deleted_at, Callback.ticket_id)
              .join(Callback, Callback.id == CallAttempt.callback_id)
@@ -194,34 +208,48 @@ def _spot_checks(conn: Connection, attempt_ids: list[int]
     return judged
 
 
-def _reviews(conn: Connection, attempts: dict[int, Any], turns: dict[int, list[_Turn]]
-             ) -> Iterable[tuple[int, str, _Judgment]]:
-    """Each supervisor's correction or confirmation, as the attempt and question it
-    labels: per question, the ticket's latest attempt that ended before it with speech
-    for that question."""
-    by_ticket: dict[int, list[Any]] = defaultdict(list)
-    for a in attempts.values():
-        by_ticket[a.ticket_id].append(a)
-    for chunk in _chunks(list(by_ticket)):
-        for entry in conn.execute(select(AuditEntry.at, AuditEntry.action,
-                                         AuditEntry.ticket_id, AuditEntry.after)
-                                  .where(AuditEntry.ticket_id.in_(chunk),
-                                         AuditEntry.action.in_(("correct_answer",
-                                                                "confirm_answer")))):
-            after = _parsed(entry.after)
-            if after.get("from") == "spot_check":
-                continue  # the spot check itself labels its attempt
-            how = "corrected" if entry.action == "correct_answer" else "confirmed"
-            answers = {q: str(after.get(_COLUMN[q], "unknown")) for q in QUESTIONS}
-            judgment = _Judgment(entry.at, how, answers)
-            for question in QUESTIONS:
-                heard = [a for a in by_ticket[entry.ticket_id]
-                         if a.ended_at is not None and a.ended_at <= entry.at
-                         and any(t.question == question and t.source == HEARD_SPEECH
-                                 for t in turns.get(a.id, []))]
-                if heard:
-                    latest = max(heard, key=lambda a: (a.ended_at, a.id))
-                    yield latest.id, question, judgment
+def _reviews(conn: Connection, attempts: dict[int, Any], skipped: Counter[str]
+             ) -> Iterable[tuple[int, _Judgment]]:
+    """Each supervisor's correction or confirmation, as the attempt it labels: its
+    callback's latest attempt that ended before it (if that one heard speech)."""
+    callbacks = sorted({a.callback_id for a in attempts.values()})
+    ended: dict[int, list[tuple[datetime, int]]] = defaultdict(list)
+    entries: list[Any] = []
+    for chunk in _chunks(callbacks):
+        for a in conn.execute(select(CallAttempt.id, CallAttempt.callback_id,
+                                     CallAttempt.ended_at)
+                              .where(CallAttempt.callback_id.in_(chunk),
+                                     CallAttempt.ended_at.is_not(None))):
+            ended[a.callback_id].append((a.ended_at, a.id))
+        tickets = sorted({a.ticket_id for a in attempts.values()
+                          if a.callback_id in set(chunk)})
+        entries += conn.execute(select(AuditEntry.at, AuditEntry.action, AuditEntry.after)
+                                .where(AuditEntry.ticket_id.in_(tickets),
+                                       AuditEntry.action.in_(("correct_answer",
+                                                              "confirm_answer")))).all()
+    wanted = set(callbacks)
+    for entry in entries:
+        after = _parsed(entry.after)
+        if after.get("from") == "spot_check":
+            continue  # the spot check itself labels its attempt
+        callback = after.get("callback")
+        if not isinstance(callback, int):
+            skipped["no_callback"] += 1
+            continue
+        if callback not in wanted:
+            continue  # another closure's callback, with no speech here
+        if after.get("bulk"):
+            skipped["bulk_confirmed"] += 1
+            continue
+        before = [(at, a) for at, a in ended[callback] if at <= entry.at]
+        if not before:
+            continue  # judged before any call of it ended: not from its audio
+        latest = max(before)[1]
+        if latest not in attempts:
+            continue  # no speech in that call (or before --since)
+        how = "corrected" if entry.action == "correct_answer" else "confirmed"
+        yield latest, _Judgment(entry.at, how,
+                                {q: str(after.get(_COLUMN[q], "unknown")) for q in QUESTIONS})
 
 
 def _parsed(text: str | None) -> dict[str, Any]:

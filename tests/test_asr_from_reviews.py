@@ -79,7 +79,8 @@ def test_reviewed_turns_measure_and_tune_the_recogniser(sqlite_engine: Engine,
         assert 0.5 < t.to_s - t.from_s < 4.0
         assert _rms(voice) > 10 * max(_rms(before), 1.0), (t.heard, t.from_s, t.to_s)
     # the people's judgments: a blind spot check that agrees; a confirmation; a correction
-    # (the supervisor heard 不满意 where the machine took 基本满意)
+    # that gives 不满意 where the machine took 基本满意 (here against what the simulated
+    # citizen said, so that a label the machine disagrees with shows as one)
     later = NOW + timedelta(hours=2)
     draw_day(engine, NOW.date(), DrawRules(share=1.0, min_per_day=0), later)
     with engine.connect() as conn:
@@ -111,7 +112,16 @@ def test_reviewed_turns_measure_and_tune_the_recogniser(sqlite_engine: Engine,
     assert report["per_intent"]["satisfied"] == {
         "satisfied": {"clips": 1, "right": 1, "accuracy": 1.0},
         "unsatisfied": {"clips": 2, "right": 1, "accuracy": 0.5}}
+    assert report["reviews"]["measured_by_judgment"] == {
+        "spot_check": {"turns": 2, "right": 2, "accuracy": 1.0},
+        "confirmed": {"turns": 2, "right": 2, "accuracy": 1.0},
+        "corrected": {"turns": 2, "right": 1, "accuracy": 0.5}}
     assert "人工复核的回答 6 段" in measured.stdout
+    blind = huifang("--config", str(config), "asr-eval", "--from-reviews", "--judged",
+                    "spot_check", "--out", str(tmp_path / "blind.json"), cwd=tmp_path, db=db,
+                    tmp=scratch)
+    assert blind.returncode == 0, blind.stderr
+    assert json.loads((tmp_path / "blind.json").read_text(encoding="utf-8"))["clips"] == 2
     for text in (measured.stdout, measured.stderr, json.dumps(report, ensure_ascii=False)):
         assert "1380000" not in text and "8613800" not in text
     assert list(scratch.iterdir()) == []  # the cut clips are gone
@@ -125,6 +135,9 @@ def test_reviewed_turns_measure_and_tune_the_recogniser(sqlite_engine: Engine,
     assert record["chosen"]["answers"] == 4 and record["reviews"]["parts"]["heldout"] == 2
     assert record["heldout"]["clips"] == 2 and record["corpus"] == "reviews"
     assert list(scratch.iterdir()) == []
+    cached = huifang("--config", str(config), "asr-tune", "--from-reviews", "--cache",
+                     str(tmp_path / "cache"), cwd=tmp_path, db=db, tmp=scratch)
+    assert cached.returncode == 2 and "--cache" in cached.stderr
     since = huifang("--config", str(config), "asr-eval", "--from-reviews", "--since",
                     (NOW + timedelta(days=1)).strftime("%Y-%m-%d"), cwd=tmp_path, db=db,
                     tmp=scratch)

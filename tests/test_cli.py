@@ -159,7 +159,7 @@ def test_demo_builds_runs_a_campaign_and_serves_the_console(tmp_path: Path) -> N
     from store.review_labels import reviewed_turns
 
     labelled = len(reviewed_turns(make_engine(f"sqlite:///{db}")).turns)
-    assert f"reviewed answers that now teach the recogniser: {labelled}（" in out, out
+    assert f"reviewed answers labelled for the recogniser: {labelled}（" in out, out
     assert labelled <= 2 * checked
     for ext in ("xlsx", "pdf"):
         assert (bulletin.parent / bulletin.name.replace(".json", f".{ext}")).is_file()

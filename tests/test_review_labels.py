@@ -167,20 +167,79 @@ def test_labels_from_spot_checks_corrections_and_confirmations(engine: Engine) -
         t for t in found.turns if t.attempt_id == a3]
 
 
-def test_the_latest_judgment_of_an_attempt_wins(engine: Engine) -> None:
+def test_a_blind_spot_check_stands_and_of_reviews_the_latest_wins(engine: Engine) -> None:
     t, c = _ticket(engine, 1)
     a = _attempt(engine, t, c, [("resolved", "resolved", "heard:speech", (1.0, 2.0)),
                                 ("satisfied", "satisfied", "heard:speech", (3.0, 4.0))])
     check(engine, _spot(engine, a, c, t), Resolved.YES, Satisfaction.SATISFIED,
           Who("zhijian", "", DAY + timedelta(hours=1)))
+    # a call back to the citizen later: a fact about the ticket, not about this audio
     correct_answer(engine, c, Resolved.YES, Satisfaction.UNSATISFIED,
                    Who("zhuguan", "市民回电说不满意", DAY + timedelta(hours=2)))
     assert {(x.question, x.label, x.how) for x in reviewed_turns(engine).turns} == {
-        ("resolved", "resolved", "corrected"), ("satisfied", "unsatisfied", "corrected")}
-    # a spot check that disagrees makes its own correction: it is labelled once, as a check
+        ("resolved", "resolved", "spot_check"), ("satisfied", "satisfied", "spot_check")}
+    # two reviews of an unchecked call: the later one
     t2, c2 = _ticket(engine, 2)
     a2 = _attempt(engine, t2, c2, [("resolved", "resolved", "heard:speech", (1.0, 2.0))])
-    check(engine, _spot(engine, a2, c2, t2), Resolved.NO, Satisfaction.SATISFIED,
-          Who("zhijian", "", DAY + timedelta(hours=3)))
+    correct_answer(engine, c2, Resolved.NO, Satisfaction.SATISFIED,
+                   Who("zhuguan", "复听：没解决", DAY + timedelta(hours=1)))
+    correct_answer(engine, c2, Resolved.YES, Satisfaction.SATISFIED,
+                   Who("zhuguan", "再听：解决了", DAY + timedelta(hours=2)))
     assert [(x.label, x.how) for x in reviewed_turns(engine).turns if x.attempt_id == a2] == [
+        ("resolved", "corrected")]
+    # a spot check that disagrees makes its own correction: it is labelled once, as a check
+    t3, c3 = _ticket(engine, 3)
+    a3 = _attempt(engine, t3, c3, [("resolved", "resolved", "heard:speech", (1.0, 2.0))])
+    check(engine, _spot(engine, a3, c3, t3), Resolved.NO, Satisfaction.SATISFIED,
+          Who("zhijian", "", DAY + timedelta(hours=3)))
+    assert [(x.label, x.how) for x in reviewed_turns(engine).turns if x.attempt_id == a3] == [
         ("unresolved", "spot_check")]
+
+
+def _second_closure(engine: Engine, ticket: int) -> int:
+    """The ticket reopened and closed again: a new closure and its callback."""
+    with engine.begin() as conn:
+        phone = conn.execute(select(Ticket.phone).where(Ticket.id == ticket)).scalar_one()
+        closure = conn.execute(insert(Closure).values(
+            ticket_id=ticket, seq=2, closed_at=DAY, created_at=DAY).returning(Closure.id)
+        ).scalar_one()
+        return int(conn.execute(insert(Callback).values(
+            closure_id=closure, ticket_id=ticket, phone=phone, status=CallbackStatus.REVIEW,
+            due_at=DAY, deadline_at=DAY + timedelta(days=5), attempts=1, created_at=DAY,
+            updated_at=DAY).returning(Callback.id)).scalar_one())
+
+
+def test_what_a_review_does_not_label(engine: Engine) -> None:
+    later = DAY + timedelta(hours=5)
+    # reopened: closure 1's confirmation says nothing of closure 2's call
+    t1, c1 = _ticket(engine, 1)
+    first = _attempt(engine, t1, c1, [("resolved", "resolved", "heard:speech", (1.0, 2.0))])
+    c1b = _second_closure(engine, t1)
+    second = _attempt(engine, t1, c1b, [
+        ("resolved", "unresolved", "heard:speech", (1.0, 2.0))], at=DAY + timedelta(hours=1))
+    confirm_answer(engine, c1, Who("zhuguan", "复听无误", later))
+    # the answers came by key in the last call: the older call's 在开车 is no answer
+    t2, c2 = _ticket(engine, 2)
+    _attempt(engine, t2, c2, [("resolved", "call_later", "heard:speech", (1.0, 2.0))])
+    _attempt(engine, t2, c2, [("resolved", "resolved", "heard:key", None),
+                              ("satisfied", "satisfied", "heard:key", None)],
+             at=DAY + timedelta(hours=1))
+    confirm_answer(engine, c2, Who("zhuguan", "复听无误", later))
+    # a lone turn heard as something else; a key after an answer heard by voice
+    t3, c3 = _ticket(engine, 3, ("no", "satisfied"))
+    a3 = _attempt(engine, t3, c3, [("resolved", "resolved", "heard:speech", (1.0, 2.0)),
+                                   ("resolved", "unresolved", "heard:key", None),
+                                   ("satisfied", "call_later", "heard:speech", (3.0, 4.0))])
+    correct_answer(engine, c3, Resolved.NO, Satisfaction.SATISFIED,
+                   Who("zhuguan", "复听", later))
+    # confirmed in bulk from the queue's list: nobody listened
+    t4, c4 = _ticket(engine, 4)
+    a4 = _attempt(engine, t4, c4, [("resolved", "resolved", "heard:speech", (1.0, 2.0))])
+    confirm_answer(engine, c4, Who("zhuguan", "批量确认", later), bulk=True)
+    found = reviewed_turns(engine)
+    assert [(t.attempt_id, t.question, t.label) for t in found.turns] == [
+        (first, "resolved", "resolved")]
+    assert second not in {t.attempt_id for t in found.turns}
+    assert a3 not in {t.attempt_id for t in found.turns}
+    assert a4 not in {t.attempt_id for t in found.turns}
+    assert found.skipped == Counter(answered_by_key=1, not_an_answer=1, bulk_confirmed=1)

@@ -13,7 +13,14 @@ from rich.progress import Progress
 from rich.table import Table
 
 from huifang.cli.app import App, fail, out, pass_app
-from huifang.cli.fromreviews import reviewed_items, reviews_record
+from huifang.cli.fromreviews import (
+    JUDGMENTS,
+    judged_of,
+    judged_option,
+    print_by_judgment,
+    reviewed_items,
+    reviews_record,
+)
 from huifang.config import RecognitionSettings
 from huifang.evaluation import channel
 from huifang.evaluation.callers import espeak_render, generate_callers, real_speech
@@ -63,6 +70,7 @@ def _snrs(text: str) -> list[float | None]:
                    "from the calls' recordings (README: Learning from reviews).")
 @click.option("--since", type=click.DateTime(formats=["%Y-%m-%d"]),
               help="With --from-reviews: only calls made on or after this date.")
+@judged_option
 @click.option("--every", default=1, show_default=True,
               help="Measure every n-th clip of the part (a quicker, bounded run).")
 @click.option("--noise", "noise_text", default=None,
@@ -76,7 +84,7 @@ def _snrs(text: str) -> list[float | None]:
 @pass_app
 def asr_eval(app: App, folder: Path, regenerate: bool, quick: bool, snr_text: str,
              no_channel: bool, real_clips: Path, callers: bool, split: str | None,
-             from_reviews: bool, since: datetime | None, every: int,
+             from_reviews: bool, since: datetime | None, judged_text: str, every: int,
              noise_text: str | None, engine: str | None, model: str | None,
              out_path: Path | None) -> None:
     """Intent accuracy, confusion, rejection, false acceptance and real-time factor."""
@@ -87,7 +95,8 @@ def asr_eval(app: App, folder: Path, regenerate: bool, quick: bool, snr_text: st
     if since is not None and not from_reviews:
         raise click.BadParameter("--since needs --from-reviews", param_hint="--since")
     if from_reviews:
-        report = measure_reviews(app, settings, split or "all", since, every)
+        report = measure_reviews(app, settings, split or "all", since, every,
+                                 judged_of(judged_text))
         _print_and_write(report, out_path)
         return
     split = split or "heldout"
@@ -117,18 +126,21 @@ def asr_eval(app: App, folder: Path, regenerate: bool, quick: bool, snr_text: st
 
 def _print_and_write(report: dict[str, Any], out_path: Path | None) -> None:
     print_report(report)
+    if "reviews" in report:
+        print_by_judgment(report["reviews"])
     if out_path:
         out_path.write_text(json.dumps(report, ensure_ascii=False, indent=2), encoding="utf-8")
         out.print(f"report written to {out_path}")
 
 
 def measure_reviews(app: App, settings: RecognitionSettings, split: str,
-                    since: datetime | None, every: int) -> dict[str, Any]:
+                    since: datetime | None, every: int,
+                    judged: frozenset[str] = frozenset(JUDGMENTS)) -> dict[str, Any]:
     """The live decision path on the reviewed turns, decoded as they were recorded."""
     policy = policy_from(settings)
     try:
         recogniser_engine = engine_from(settings)
-        with reviewed_items(app, since, split, every) as (corpus, items), \
+        with reviewed_items(app, since, split, every, judged) as (corpus, items), \
                 Progress(transient=True, console=out) as bar:
             task = bar.add_task(f"decoding with {recogniser_engine.name}", total=None)
             rows = evaluate(recogniser_engine, items, [None], policy, settings.accept,
@@ -139,7 +151,8 @@ def measure_reviews(app: App, settings: RecognitionSettings, split: str,
     report = summarise(rows)
     report.update(engine=recogniser_engine.name, model=settings.model,
                   accept=settings.accept, corpus="reviews", split=split,
-                  reviews=reviews_record(corpus, since), examples=[
+                  reviews=reviews_record(corpus, since, list(zip(items, rows, strict=True))),
+                  examples=[
                       {"question": r.question.value, "said": r.text,
                        "heard": mask_phones_in_text(r.heard), "expected": r.expected.value,
                        "got": r.got.value, "snr": r.snr} for r in worst(rows)])

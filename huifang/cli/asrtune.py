@@ -19,7 +19,6 @@ decoded decisions, so a second calibration with other targets decodes nothing.
 from __future__ import annotations
 
 import json
-import zlib
 from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import asdict, dataclass
@@ -33,7 +32,7 @@ from rich.progress import Progress
 
 from huifang.cli.app import App, fail, out, pass_app
 from huifang.cli.asreval import DEFAULT_REAL, _noises, _snrs, print_report, select
-from huifang.cli.fromreviews import reviewed_items, reviews_record
+from huifang.cli.fromreviews import judged_of, judged_option, reviewed_items, reviews_record
 from huifang.evaluation import channel
 from huifang.evaluation.callers import real_speech
 from huifang.evaluation.corpus import CorpusError, Item, read_labels
@@ -222,18 +221,24 @@ def search(decisions: list[Decision], policy: Policy, accept: float, max_reversa
                    "are then not used.")
 @click.option("--since", type=click.DateTime(formats=["%Y-%m-%d"]),
               help="With --from-reviews: only calls made on or after this date.")
+@judged_option
 @pass_app
 def asr_tune(app: App, folder: Path, snr_text: str, noise_text: str | None,
              max_reversals: float, max_off_script: float, max_wrong: float, every: int,
              real_clips: Path, heldout_every: int, cache: Path | None,
              out_path: Path | None, second_opinion: bool, from_reviews: bool,
-             since: datetime | None) -> None:
+             since: datetime | None, judged_text: str) -> None:
     """Calibrate rejection on the tune split; print the [recognition] settings."""
     if since is not None and not from_reviews:
         raise click.BadParameter("--since needs --from-reviews", param_hint="--since")
+    if from_reviews and cache is not None:
+        raise click.BadParameter(
+            "not with --from-reviews: people's reviews change the labels, and cached "
+            "decodes would keep citizens' words outside the private folder", param_hint="--cache")
     with ExitStack() as stack:
         if from_reviews:
-            reviewed, corpus = stack.enter_context(reviewed_items(app, since, "all"))
+            reviewed, corpus = stack.enter_context(
+                reviewed_items(app, since, "all", judged=judged_of(judged_text)))
             if not select(corpus, "tune"):
                 fail("no reviewed turn in the tune part yet (one caller in three is held "
                      "out): review more calls first")
@@ -284,9 +289,6 @@ def calibrate(app: App, source: Source, max_reversals: float, max_off_script: fl
         def decoded(split: str, n: int) -> list[Decision]:
             items = select(corpus, split)[::max(1, n)]
             tag = "-whisper" if second_opinion else ""
-            if not source.use_channel:  # the reviewed turns grow: the cache names them
-                names = ",".join(i.file.name for i in items)
-                tag += f"-reviews{zlib.crc32(names.encode()):08x}"
             where = cache / f"{split}-every{n}{tag}.json" if cache else None
             with Progress(transient=True, console=out) as bar:
                 task = bar.add_task(f"decoding the {split} split", total=None)

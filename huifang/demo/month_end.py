@@ -137,7 +137,7 @@ def close_the_month(engine: Engine, settings: Settings, citizens: DemoCitizens,
         said = f"  例：「{example}」" if example else ""
         out.print(f"     {category} {count} 条{said}", highlight=False)
     labelled = reviewed_turns(engine)
-    out.print(f"   复核样本 reviewed answers that now teach the recogniser: "
+    out.print(f"   复核样本 reviewed answers labelled for the recogniser: "
               f"{len(labelled.turns)}（measure them: huifang asr-eval --from-reviews; "
               "calibrate on them: huifang asr-tune --from-reviews）", highlight=False)
     return report

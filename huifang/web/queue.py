@@ -79,7 +79,7 @@ def _one(ctx: Ctx, callback_id: int, do: str, reason: str, at: datetime | None
     guard = corrections.Unsettled(callback_id)
     try:
         if do == "confirm":
-            corrections.confirm_answer(engine, callback_id, who, guard=guard)
+            corrections.confirm_answer(engine, callback_id, who, guard=guard, bulk=True)
             return BulkResult(callback_id, ticket_no, True, "已确认机器答复。")
         assert at is not None
         corrections.schedule_call(engine, callback_id, at, who, guard=guard)
