@@ -99,20 +99,28 @@ def citizen_slice(data: bytes, from_s: float, to_s: float) -> bytes:
     return bytes(left)
 
 
-def citizen_audio(todo: ReasonTodo, root: Path) -> bytes:
-    """The reason's audio from its recording, which must be inside `root`."""
-    if not todo.recording:
-        raise RecordingError("没有录音")
-    path = Path(todo.recording).resolve()
+class OutsideRecordings(RecordingError):
+    """A recording path that is not inside the recordings directory: never read."""
+
+
+def read_recording(recording: str, root: Path) -> bytes:
+    """A recording's bytes; it must be inside `root`."""
+    path = Path(recording).resolve()
     if not path.is_relative_to(root.resolve()):
-        raise RecordingError(f"录音不在录音目录内：{path.name}")
+        raise OutsideRecordings(f"录音不在录音目录内：{path.name}")
     try:
-        data = path.read_bytes()
+        return path.read_bytes()
     except FileNotFoundError as exc:
         raise RecordingError(f"录音文件不存在：{path.name}") from exc
     except OSError as exc:
         raise RecordingError(f"录音文件无法读取：{path.name}（{exc.strerror}）") from exc
-    return citizen_slice(data, todo.from_s, todo.to_s)
+
+
+def citizen_audio(todo: ReasonTodo, root: Path) -> bytes:
+    """The reason's audio from its recording, which must be inside `root`."""
+    if not todo.recording:
+        raise RecordingError("没有录音")
+    return citizen_slice(read_recording(todo.recording, root), todo.from_s, todo.to_s)
 
 
 def silent(pcm: bytes) -> bool:

@@ -109,15 +109,15 @@ def reviewed_turns(engine: Engine, since: datetime | None = None) -> ReviewedTur
         turns = _turns(conn, list(attempts))
         judged = _spot_checks(conn, list(attempts))
         skipped: Counter[str] = Counter()
-        reviewed: dict[tuple[int, str], _Judgment] = {}
+        reviewed: dict[int, _Judgment] = {}
         for attempt_id, judgment in _reviews(conn, attempts, skipped):
-            for question in QUESTIONS:
-                _keep_latest(reviewed, attempt_id, question, judgment)
-        for key, judgment in reviewed.items():
-            judged.setdefault(key, judgment)  # a blind spot check is never overridden
+            if attempt_id not in reviewed or reviewed[attempt_id].at <= judgment.at:
+                reviewed[attempt_id] = judgment  # of corrections and confirmations, the latest
+        for attempt_id, judgment in reviewed.items():
+            judged.setdefault(attempt_id, judgment)  # a blind spot check is never overridden
     result = ReviewedTurns(skipped=skipped)
-    for (attempt_id, question), judgment in sorted(judged.items()):
-        a = attempts[attempt_id]
+    for attempt_id, question in sorted((a, q) for a in judged for q in QUESTIONS):
+        a, judgment = attempts[attempt_id], judged[attempt_id]
         answer = judgment.answers.get(question, "unknown")
         candidates = [t for t in turns.get(attempt_id, []) if t.question == question]
         if not any(t.source == HEARD_SPEECH for t in candidates):
@@ -155,13 +155,6 @@ def _labelled_turn(candidates: list[_Turn], question: str) -> tuple[_Turn | None
     return None, "ambiguous"
 
 
-def _keep_latest(judged: dict[tuple[int, str], _Judgment], attempt_id: int, question: str,
-                 judgment: _Judgment) -> None:
-    key = (attempt_id, question)
-    if key not in judged or judged[key].at <= judgment.at:
-        judged[key] = judgment
-
-
 def _attempts(conn: Connection, since: datetime | None) -> dict[int, Any]:
     """The finished attempts (since `since`) that heard speech, by id."""
     heard = select(CallTurn.attempt_id).where(CallTurn.source == HEARD_SPEECH).distinct()
@@ -192,19 +185,17 @@ def _turns(conn: Connection, attempt_ids: list[int]) -> dict[int, list[_Turn]]:
 
 
 def _spot_checks(conn: Connection, attempt_ids: list[int]
-                 ) -> dict[tuple[int, str], _Judgment]:
-    judged: dict[tuple[int, str], _Judgment] = {}
+                 ) -> dict[int, _Judgment]:
+    judged: dict[int, _Judgment] = {}  # an attempt is drawn (and checked) once
     for chunk in _chunks(attempt_ids):
         for s in conn.execute(select(SpotCheck.attempt_id, SpotCheck.checked_at,
                                      SpotCheck.checked_resolved,
                                      SpotCheck.checked_satisfaction)
                               .where(SpotCheck.attempt_id.in_(chunk),
                                      SpotCheck.checked_at.is_not(None))):
-            judgment = _Judgment(s.checked_at, "spot_check",
-                                 {"resolved": str(s.checked_resolved),
-                                  "satisfied": str(s.checked_satisfaction)})
-            for question in QUESTIONS:
-                _keep_latest(judged, s.attempt_id, question, judgment)
+            judged[s.attempt_id] = _Judgment(s.checked_at, "spot_check",
+                                             {"resolved": str(s.checked_resolved),
+                                              "satisfied": str(s.checked_satisfaction)})
     return judged
 
 
@@ -221,10 +212,9 @@ def _reviews(conn: Connection, attempts: dict[int, Any], skipped: Counter[str]
                               .where(CallAttempt.callback_id.in_(chunk),
                                      CallAttempt.ended_at.is_not(None))):
             ended[a.callback_id].append((a.ended_at, a.id))
-        tickets = sorted({a.ticket_id for a in attempts.values()
-                          if a.callback_id in set(chunk)})
+    for chunk in _chunks(sorted({a.ticket_id for a in attempts.values()})):
         entries += conn.execute(select(AuditEntry.at, AuditEntry.action, AuditEntry.after)
-                                .where(AuditEntry.ticket_id.in_(tickets),
+                                .where(AuditEntry.ticket_id.in_(chunk),
                                        AuditEntry.action.in_(("correct_answer",
                                                               "confirm_answer")))).all()
     wanted = set(callbacks)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections import Counter
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Connection, Engine, insert, select, update
 
 from store.campaign_models import CallAttempt, Callback, CallTurn
 from store.corrections import Who, confirm_answer, correct_answer
@@ -46,15 +46,19 @@ def _ticket(engine: Engine, n: int, answers: tuple[str, str] = ("yes", "satisfie
         closure = conn.execute(insert(Closure).values(
             ticket_id=ticket, seq=1, closed_at=DAY - timedelta(days=1), created_at=DAY
         ).returning(Closure.id)).scalar_one()
-        callback = conn.execute(insert(Callback).values(
-            closure_id=closure, ticket_id=ticket, phone=phone, status=CallbackStatus.REVIEW,
-            due_at=DAY, deadline_at=DAY + timedelta(days=5), attempts=1, created_at=DAY,
-            updated_at=DAY).returning(Callback.id)).scalar_one()
+        callback = _callback(conn, closure, ticket, phone)
         conn.execute(insert(Evaluation).values(
             closure_id=closure, ticket_id=ticket, resolved=answers[0],
             satisfaction=answers[1], source=EvaluationSource.AUTO, evaluated_at=DAY,
             evaluated_by="huifang", created_at=DAY))
     return int(ticket), int(callback)
+
+
+def _callback(conn: Connection, closure: int, ticket: int, phone: str) -> int:
+    return int(conn.execute(insert(Callback).values(
+        closure_id=closure, ticket_id=ticket, phone=phone, status=CallbackStatus.REVIEW,
+        due_at=DAY, deadline_at=DAY + timedelta(days=5), attempts=1, created_at=DAY,
+        updated_at=DAY).returning(Callback.id)).scalar_one())
 
 
 def _attempt(engine: Engine, ticket: int, callback: int, turns: list[Turn],
@@ -203,10 +207,7 @@ def _second_closure(engine: Engine, ticket: int) -> int:
         closure = conn.execute(insert(Closure).values(
             ticket_id=ticket, seq=2, closed_at=DAY, created_at=DAY).returning(Closure.id)
         ).scalar_one()
-        return int(conn.execute(insert(Callback).values(
-            closure_id=closure, ticket_id=ticket, phone=phone, status=CallbackStatus.REVIEW,
-            due_at=DAY, deadline_at=DAY + timedelta(days=5), attempts=1, created_at=DAY,
-            updated_at=DAY).returning(Callback.id)).scalar_one())
+        return _callback(conn, closure, ticket, phone)
 
 
 def test_what_a_review_does_not_label(engine: Engine) -> None:

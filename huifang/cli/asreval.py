@@ -15,17 +15,17 @@ from rich.table import Table
 from huifang.cli.app import App, fail, out, pass_app
 from huifang.cli.fromreviews import (
     JUDGMENTS,
-    judged_of,
-    judged_option,
     print_by_judgment,
     reviewed_items,
+    reviews_options,
     reviews_record,
+    since_needs_reviews,
 )
 from huifang.config import RecognitionSettings
 from huifang.evaluation import channel
 from huifang.evaluation.callers import espeak_render, generate_callers, real_speech
 from huifang.evaluation.corpus import CorpusError, Item, generate, read_labels, variants
-from huifang.evaluation.metrics import summarise, worst
+from huifang.evaluation.metrics import Row, summarise, worst
 from huifang.evaluation.runner import evaluate
 from huifang.speech import engine_from, policy_from
 from ivr.recognition import RecognitionError
@@ -65,12 +65,8 @@ def _snrs(text: str) -> list[float | None]:
               help="Which part of a split corpus to measure (figures are reported on the "
                    "held-out part; thresholds are chosen on the tune part). Default: "
                    "heldout; all with --from-reviews.")
-@click.option("--from-reviews", "from_reviews", is_flag=True,
-              help="Measure on the turns people confirmed, corrected or spot-checked, cut "
-                   "from the calls' recordings (README: Learning from reviews).")
-@click.option("--since", type=click.DateTime(formats=["%Y-%m-%d"]),
-              help="With --from-reviews: only calls made on or after this date.")
-@judged_option
+@reviews_options("Measure on the turns people confirmed, corrected or spot-checked, cut "
+                 "from the calls' recordings (README: Learning from reviews).")
 @click.option("--every", default=1, show_default=True,
               help="Measure every n-th clip of the part (a quicker, bounded run).")
 @click.option("--noise", "noise_text", default=None,
@@ -84,7 +80,7 @@ def _snrs(text: str) -> list[float | None]:
 @pass_app
 def asr_eval(app: App, folder: Path, regenerate: bool, quick: bool, snr_text: str,
              no_channel: bool, real_clips: Path, callers: bool, split: str | None,
-             from_reviews: bool, since: datetime | None, judged_text: str, every: int,
+             from_reviews: bool, since: datetime | None, judged: frozenset[str], every: int,
              noise_text: str | None, engine: str | None, model: str | None,
              out_path: Path | None) -> None:
     """Intent accuracy, confusion, rejection, false acceptance and real-time factor."""
@@ -92,11 +88,9 @@ def asr_eval(app: App, folder: Path, regenerate: bool, quick: bool, snr_text: st
     overrides: dict[str, Any] = {k: v for k, v in (("engine", engine), ("model", model)) if v}
     settings = RecognitionSettings(**{**settings.model_dump(), **overrides})
     policy = policy_from(settings)
-    if since is not None and not from_reviews:
-        raise click.BadParameter("--since needs --from-reviews", param_hint="--since")
+    since_needs_reviews(since, from_reviews)
     if from_reviews:
-        report = measure_reviews(app, settings, split or "all", since, every,
-                                 judged_of(judged_text))
+        report = measure_reviews(app, settings, split or "all", since, every, judged)
         _print_and_write(report, out_path)
         return
     split = split or "heldout"
@@ -117,10 +111,8 @@ def asr_eval(app: App, folder: Path, regenerate: bool, quick: bool, snr_text: st
         fail(str(exc))
     report = summarise(rows)
     report.update(engine=recogniser_engine.name, model=settings.model, accept=settings.accept,
-                  corpus=str(folder), split=split if is_split else "all", examples=[
-                      {"question": r.question.value, "said": r.text, "heard": r.heard,
-                       "expected": r.expected.value, "got": r.got.value,
-                       "snr": r.snr} for r in worst(rows)])
+                  corpus=str(folder), split=split if is_split else "all",
+                  examples=examples_of(rows))
     _print_and_write(report, out_path)
 
 
@@ -152,11 +144,15 @@ def measure_reviews(app: App, settings: RecognitionSettings, split: str,
     report.update(engine=recogniser_engine.name, model=settings.model,
                   accept=settings.accept, corpus="reviews", split=split,
                   reviews=reviews_record(corpus, since, list(zip(items, rows, strict=True))),
-                  examples=[
-                      {"question": r.question.value, "said": r.text,
-                       "heard": mask_phones_in_text(r.heard), "expected": r.expected.value,
-                       "got": r.got.value, "snr": r.snr} for r in worst(rows)])
+                  examples=examples_of(rows))
     return report
+
+
+def examples_of(rows: list[Row]) -> list[dict[str, Any]]:
+    """The report's worst decodes (numbers in what was heard masked)."""
+    return [{"question": r.question.value, "said": r.text,
+             "heard": mask_phones_in_text(r.heard), "expected": r.expected.value,
+             "got": r.got.value, "snr": r.snr} for r in worst(rows)]
 
 
 def select(items: list[Item], split: str) -> list[Item]:

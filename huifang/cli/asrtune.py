@@ -31,12 +31,17 @@ import click
 from rich.progress import Progress
 
 from huifang.cli.app import App, fail, out, pass_app
-from huifang.cli.asreval import DEFAULT_REAL, _noises, _snrs, print_report, select
-from huifang.cli.fromreviews import judged_of, judged_option, reviewed_items, reviews_record
+from huifang.cli.asreval import DEFAULT_REAL, _noises, _snrs, examples_of, print_report, select
+from huifang.cli.fromreviews import (
+    reviewed_items,
+    reviews_options,
+    reviews_record,
+    since_needs_reviews,
+)
 from huifang.evaluation import channel
 from huifang.evaluation.callers import real_speech
 from huifang.evaluation.corpus import CorpusError, Item, read_labels
-from huifang.evaluation.metrics import Row, summarise, worst
+from huifang.evaluation.metrics import Row, summarise
 from huifang.evaluation.runner import evaluate, write_decisions
 from huifang.evaluation.second import Pair, Setting, combinations, decode_both
 from huifang.evaluation.second import best as best_setting
@@ -47,7 +52,6 @@ from ivr.recognition import Engine, Hypothesis, RecognitionError, Rejection, pas
 from ivr.second_opinion import Combination, SecondOpinionEngine
 from ivr.understand import OPPOSITES
 from prompts.audio import AudioError
-from store.phones import mask_phones_in_text
 
 COVERAGES = tuple(round(0.3 + 0.05 * i, 2) for i in range(15))  # 0.30 .. 1.00
 VOICED = (0.1, 0.15, 0.25, 0.4)
@@ -215,22 +219,17 @@ def search(decisions: list[Decision], policy: Policy, accept: float, max_reversa
 @click.option("--second-opinion", is_flag=True,
               help="Also ask Whisper on every clip and choose the combination's thresholds "
                    "(README: Second opinion) to the same targets.")
-@click.option("--from-reviews", "from_reviews", is_flag=True,
-              help="Calibrate on the turns people confirmed, corrected or spot-checked "
-                   "(split by caller), decoded as recorded; --corpus, --snr and --noise "
-                   "are then not used.")
-@click.option("--since", type=click.DateTime(formats=["%Y-%m-%d"]),
-              help="With --from-reviews: only calls made on or after this date.")
-@judged_option
+@reviews_options("Calibrate on the turns people confirmed, corrected or spot-checked "
+                 "(split by caller), decoded as recorded; --corpus, --snr and --noise are "
+                 "then not used.")
 @pass_app
 def asr_tune(app: App, folder: Path, snr_text: str, noise_text: str | None,
              max_reversals: float, max_off_script: float, max_wrong: float, every: int,
              real_clips: Path, heldout_every: int, cache: Path | None,
              out_path: Path | None, second_opinion: bool, from_reviews: bool,
-             since: datetime | None, judged_text: str) -> None:
+             since: datetime | None, judged: frozenset[str]) -> None:
     """Calibrate rejection on the tune split; print the [recognition] settings."""
-    if since is not None and not from_reviews:
-        raise click.BadParameter("--since needs --from-reviews", param_hint="--since")
+    since_needs_reviews(since, from_reviews)
     if from_reviews and cache is not None:
         raise click.BadParameter(
             "not with --from-reviews: people's reviews change the labels, and cached "
@@ -238,7 +237,7 @@ def asr_tune(app: App, folder: Path, snr_text: str, noise_text: str | None,
     with ExitStack() as stack:
         if from_reviews:
             reviewed, corpus = stack.enter_context(
-                reviewed_items(app, since, "all", judged=judged_of(judged_text)))
+                reviewed_items(app, since, "all", judged=judged))
             if not select(corpus, "tune"):
                 fail("no reviewed turn in the tune part yet (one caller in three is held "
                      "out): review more calls first")
@@ -368,11 +367,7 @@ def calibrate(app: App, source: Source, max_reversals: float, max_off_script: fl
         rows = rows_for(heldout, r, best.margin, policy, settings.accept)
         report = summarise(rows)
         report.update(engine=engine.name, model=settings.model, accept=settings.accept,
-                      corpus=str(folder), split="heldout", examples=[
-                          {"question": w.question.value, "said": w.text,
-                           "heard": mask_phones_in_text(w.heard),
-                           "expected": w.expected.value, "got": w.got.value, "snr": w.snr}
-                          for w in worst(rows)])
+                      corpus=str(folder), split="heldout", examples=examples_of(rows))
         out.print("held-out split, with the chosen setting:")
         print_report(report)
         record["heldout"] = report

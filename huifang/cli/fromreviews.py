@@ -3,7 +3,7 @@ this deployment's calls as the corpus (`huifang.evaluation.reviews`)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -20,20 +20,35 @@ from huifang.evaluation.reviews import HOW, ReviewCorpus, review_corpus
 JUDGMENTS = tuple(HOW)  # spot_check, corrected, confirmed
 
 
-def judged_option(function: Any) -> Any:
-    return click.option(
-        "--judged", "judged_text", default=",".join(JUDGMENTS), show_default=True,
-        help="With --from-reviews: which judgments label turns. A spot check is blind; "
-             "a confirmation is the machine's own answer endorsed, so `--judged "
-             "spot_check` is the unbiased figure.")(function)
-
-
-def judged_of(text: str) -> frozenset[str]:
+def _judged(_: click.Context, __: click.Parameter, text: str) -> frozenset[str]:
     kinds = frozenset(k.strip() for k in text.split(",") if k.strip())
     if not kinds or kinds - set(JUDGMENTS):
-        raise click.BadParameter(f"{text!r}: judgments are {', '.join(JUDGMENTS)}",
-                                 param_hint="--judged")
+        raise click.BadParameter(f"{text!r}: judgments are {', '.join(JUDGMENTS)}")
     return kinds
+
+
+def reviews_options(what: str) -> Callable[[Any], Any]:
+    """--from-reviews (`what` it does then), --since and --judged, for both commands."""
+    def add(function: Any) -> Any:
+        for option in reversed((
+                click.option("--from-reviews", "from_reviews", is_flag=True, help=what),
+                click.option("--since", type=click.DateTime(formats=["%Y-%m-%d"]),
+                             help="With --from-reviews: only calls made on or after this "
+                                  "date."),
+                click.option("--judged", default=",".join(JUDGMENTS), show_default=True,
+                             callback=_judged,
+                             help="With --from-reviews: which judgments label turns. A "
+                                  "spot check is blind; a confirmation is the machine's own "
+                                  "answer endorsed, so `--judged spot_check` is the unbiased "
+                                  "figure."))):
+            function = option(function)
+        return function
+    return add
+
+
+def since_needs_reviews(since: datetime | None, from_reviews: bool) -> None:
+    if since is not None and not from_reviews:
+        raise click.BadParameter("--since needs --from-reviews", param_hint="--since")
 
 
 @contextmanager

@@ -12,10 +12,10 @@ hear. The report names a clip by how it was judged and its turn id, never by a n
 
 from __future__ import annotations
 
+import functools
 import logging
 import shutil
 import tempfile
-import wave
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,12 +23,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+import numpy as np
 from sqlalchemy import Engine
 
 from huifang.evaluation.callers import HELDOUT, TUNE
 from huifang.evaluation.corpus import Item, write_labels
-from huifang.reasons import RecordingError, citizen_slice
+from huifang.reasons import OutsideRecordings, RecordingError, citizen_slice, read_recording
 from ivr.intents import Intent, Question
+from prompts.audio import write_wav
 from store.review_labels import ReviewedTurn, reviewed_turns
 
 log = logging.getLogger(__name__)
@@ -77,50 +79,24 @@ def build(engine: Engine, recordings: Path, folder: Path, since: datetime | None
           ) -> ReviewCorpus:
     found = reviewed_turns(engine, since)
     corpus = ReviewCorpus(skipped=Counter(found.skipped))
-    root = recordings.resolve()
-    cache: dict[str, tuple[bytes | None, str]] = {}
+
+    @functools.lru_cache(maxsize=1)  # turns come by attempt: one recording in memory
+    def recording_of(path: str) -> bytes:
+        return read_recording(path, recordings)
+
     for turn in found.turns:
-        data, why = _recording(turn.recording, root, cache)
-        if data is None:
-            corpus.skipped[why] += 1
-            continue
         try:
-            pcm = citizen_slice(data, turn.from_s, turn.to_s)
+            pcm = citizen_slice(recording_of(turn.recording), turn.from_s, turn.to_s)
         except RecordingError as exc:
             log.warning("turn %s of attempt %s: %s", turn.turn_id, turn.attempt_id, exc)
-            corpus.skipped["recording_unreadable"] += 1
+            corpus.skipped["outside_root" if isinstance(exc, OutsideRecordings)
+                           else "recording_unreadable"] += 1
             continue
         clip = folder / f"turn-{turn.turn_id}.wav"
-        _write_mono(clip, pcm)
+        write_wav(clip, np.frombuffer(pcm, dtype="<i2"))
         corpus.items.append(Item(clip, Question(turn.question), Intent(turn.label),
                                  "answer", True, f"{HOW[turn.how]} #{turn.turn_id}",
                                  split_of(turn), turn.how))
         corpus.judged[turn.how] += 1
     write_labels(folder, corpus.items)
     return corpus
-
-
-def _recording(path: str, root: Path, cache: dict[str, tuple[bytes | None, str]]
-               ) -> tuple[bytes | None, str]:
-    """The recording's bytes, or None and why not."""
-    if path in cache:
-        return cache[path]
-    file = Path(path).resolve()
-    found: tuple[bytes | None, str] = (None, "outside_root")
-    if file.is_relative_to(root):
-        try:
-            found = (file.read_bytes(), "")
-        except OSError as exc:
-            log.warning("recording %s: %s", file.name, exc.strerror or exc)
-            found = (None, "recording_unreadable")
-    cache.clear()  # turns come by attempt: one recording in memory at a time
-    cache[path] = found
-    return found
-
-
-def _write_mono(path: Path, pcm: bytes) -> None:
-    with wave.open(str(path), "wb") as handle:
-        handle.setnchannels(1)
-        handle.setsampwidth(2)
-        handle.setframerate(8000)
-        handle.writeframes(pcm)
